@@ -1,0 +1,140 @@
+// The policy core's vocabulary: plain data in, decisions out. Shared verbatim by the adapter, the sidecar engine and
+// the simulator, so nothing here may touch I/O or read a clock: time always arrives as `now` (seconds).
+
+export type Role = 'prefill' | 'decode';
+export const ROLES: readonly Role[] = ['prefill', 'decode'];
+
+/** A pool is one role of one service on one GPU type (one Deployment + one HPA in production). */
+export interface PoolConfig {
+  name: string;
+  role: Role;
+  gpuType: string;
+  /**
+   * Capacity of one replica in role units. The reference GPU of a role has 1; a decode replica on H200 is worth
+   * ~1.4 units when H100 is the reference. Targets, ratio and bounds of the service are all stated in units.
+   */
+  unitsPerReplica: number;
+  /** Preference within the role: lower fills first (cheaper or better-fitting hardware). */
+  preference: number;
+  minReplicas: number;
+  /** Hard cap, e.g. the GPUs the pool can hold; the next pool in preference order takes the rest. */
+  maxReplicas: number;
+}
+
+export interface GuardTier {
+  /** Fires when observed > above × slo (e.g. 0.9 or 1.0). */
+  above: number;
+  /** Scale-out step as a fraction of the current capacity (0.1 = +10 %). */
+  scaleOut: number;
+}
+
+/** A latency negative-feedback guard (TBT p99, TTFT p99, …): scale-out only. */
+export interface GuardConfig {
+  name: string;
+  /** Which roles the guard adds capacity to; both by default, so the ratio holds. */
+  roles?: Role[];
+  slo: number;
+  tiers: GuardTier[];
+}
+
+export interface StabilityConfig {
+  /** Minimum seconds between two scale-outs. */
+  scaleUpCooldownS: number;
+  /** Minimum seconds after any scaling before a scale-in. */
+  scaleDownCooldownS: number;
+  /** Scale in only when the proportional need is below current × (1 − band). */
+  scaleInHysteresis: number;
+  /** Fraction of the scale-in gap closed per step (1 = jump, 0.5 = halfway). */
+  scaleInDamping: number;
+}
+
+export interface PeriodicEntry {
+  /** Time of day "HH:MM" at which this entry starts; it lasts until the next entry (wrapping at midnight). */
+  from: string;
+  /** Units per role. */
+  prefill: number;
+  decode: number;
+}
+
+export interface PeriodicConfig {
+  /** `floor`: never below the table; `only`: follow the table and ignore the signal. */
+  mode: 'floor' | 'only';
+  /** Offset of local time from `now` (seconds), so the table reads in the operator's time zone. */
+  utcOffsetS?: number;
+  entries: PeriodicEntry[];
+}
+
+export interface ServicePolicyConfig {
+  service: string;
+  /** Fixed integer P:D ratio in units, from the pressure test (e.g. 9:7). */
+  ratio: { prefill: number; decode: number };
+  /** Decode TPS that one decode unit should carry (the proportional set point). */
+  decodeTpsPerUnit: number;
+  pools: PoolConfig[];
+  guards: GuardConfig[];
+  stability: StabilityConfig;
+  periodic?: PeriodicConfig;
+}
+
+/** What the metrics said at one evaluation. `undefined` or non-finite means missing. */
+export interface ServiceObservation {
+  now: number;
+  /** Total decode tokens/s of the service. */
+  decodeTps: number | undefined;
+  /** Observed value per guard name (same unit as its SLO). */
+  guards: Record<string, number | undefined>;
+  /** Replicas the pools have now (the Deployments' spec.replicas). */
+  replicas: Record<string, number>;
+}
+
+/** Carried from one evaluation to the next by the caller; the core never keeps state of its own. */
+export interface PolicyState {
+  lastScaleUpAt?: number;
+  lastScaleDownAt?: number;
+  /** Last decided decode units, the basis for hysteresis and damping. */
+  decodeUnits?: number;
+}
+
+export type ReasonCode =
+  | 'signal'
+  | 'signal-missing'
+  | 'guard'
+  | 'guard-missing'
+  | 'scale-in-blocked'
+  | 'hysteresis'
+  | 'damping'
+  | 'cooldown'
+  | 'periodic'
+  | 'periodic-floor'
+  | 'clamp-min'
+  | 'clamp-max'
+  | 'ratio'
+  | 'pool-fallback'
+  | 'hold';
+
+/** A machine-readable why. `detail` holds the numbers; `message` is for people. */
+export interface Reason {
+  code: ReasonCode;
+  role?: Role;
+  pool?: string;
+  detail: Record<string, number | string | boolean>;
+  message: string;
+}
+
+export interface RoleDecision {
+  /** Desired capacity in units. */
+  units: number;
+  /** Desired replicas per pool name. */
+  pools: Record<string, number>;
+  replicas: number;
+}
+
+export interface Decision {
+  service: string;
+  at: number;
+  prefill: RoleDecision;
+  decode: RoleDecision;
+  direction: 'up' | 'down' | 'hold';
+  reasons: Reason[];
+  state: PolicyState;
+}
