@@ -1,0 +1,146 @@
+// The coordinated policy (HeteroScale): decode TPS sizes decode proportionally, prefill follows at the fixed P:D ratio,
+// latency guards add fixed scale-out steps, and cooldown/hysteresis/damping keep it calm. Both roles are decided together.
+import { evaluateGuards, isUsable } from './guards.js';
+import { periodicEntryAt } from './periodic.js';
+import type { Decision, PolicyState, Reason, Role, RoleDecision, ServiceObservation, ServicePolicyConfig } from './types.js';
+import { round3, smallestStep, splitUnits, unitBounds, unitsOf } from './units.js';
+
+export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state: PolicyState): Decision {
+  const reasons: Reason[] = [];
+  const now = obs.now;
+  const current = unitsOf(cfg.pools, 'decode', obs.replicas);
+  // The level we hold is our own last decision, not the replicas: the HPA may not have acted on it yet.
+  const prev = state.decodeUnits ?? current;
+  const periodic = cfg.periodic ? periodicEntryAt(cfg.periodic, now) : undefined;
+  const guard = evaluateGuards(cfg.guards, obs.guards);
+  reasons.push(...guard.reasons);
+
+  let target: number;
+  let signalMissing = false;
+  if (cfg.periodic?.mode === 'only' && periodic) {
+    target = periodic.decode;
+    reasons.push(reason('periodic', 'decode', { decodeUnits: periodic.decode, from: periodic.from }, `periodic table (${periodic.from}): ${periodic.decode} decode units`));
+  } else if (isUsable(obs.decodeTps)) {
+    target = obs.decodeTps / cfg.decodeTpsPerUnit;
+    reasons.push(reason('signal', 'decode', { decodeTps: round3(obs.decodeTps), perUnit: cfg.decodeTpsPerUnit, units: round3(target) },
+      `decode TPS ${round3(obs.decodeTps)} / ${cfg.decodeTpsPerUnit} per unit = ${round3(target)} decode units`));
+  } else {
+    // A monitoring fault never scales down: hold the last decision.
+    signalMissing = true;
+    target = prev;
+    reasons.push(reason('signal-missing', 'decode', { value: String(obs.decodeTps) }, 'decode TPS is missing or not a number: holding the last decision'));
+  }
+
+  if (guard.scaleOut > 0) {
+    const guarded = Math.max(current, prev) * (1 + guard.scaleOut);
+    if (guarded > target) target = guarded;
+  }
+
+  let decodeUnits = prev;
+  if (target > prev + 1e-9) {
+    const since = now - (state.lastScaleUpAt ?? -Infinity);
+    if (since < cfg.stability.scaleUpCooldownS) {
+      reasons.push(reason('cooldown', 'decode', { direction: 'up', sinceS: round3(since), cooldownS: cfg.stability.scaleUpCooldownS },
+        `scale-out cooldown: ${round3(since)} s since the last scale-out < ${cfg.stability.scaleUpCooldownS} s`));
+    } else {
+      decodeUnits = target;
+    }
+  } else if (target < prev - 1e-9) {
+    decodeUnits = scaleIn(cfg, state, now, prev, target, { signalMissing, guardBlocks: guard.blocksScaleIn, guardMissing: guard.missing }, reasons);
+  }
+
+  if (periodic && cfg.periodic?.mode === 'floor' && decodeUnits < periodic.decode) {
+    reasons.push(reason('periodic-floor', 'decode', { floor: periodic.decode, from: periodic.from }, `periodic floor (${periodic.from}): at least ${periodic.decode} decode units`));
+    decodeUnits = periodic.decode;
+  }
+
+  const ratio = cfg.periodic?.mode === 'only' && periodic ? { prefill: periodic.prefill, decode: periodic.decode } : cfg.ratio;
+  const sized = sizeBothRoles(cfg, decodeUnits, ratio, periodic && cfg.periodic?.mode === 'floor' ? periodic.prefill : 0, reasons);
+
+  const decodeNow = sized.decode.units;
+  const direction = decodeNow > prev + 1e-9 ? 'up' : decodeNow < prev - 1e-9 ? 'down' : 'hold';
+  if (direction === 'hold') reasons.push(reason('hold', undefined, { decodeUnits: round3(decodeNow) }, `holding ${round3(decodeNow)} decode units`));
+  const next: PolicyState = { ...state, decodeUnits: decodeNow };
+  if (direction === 'up') next.lastScaleUpAt = now;
+  if (direction === 'down') next.lastScaleDownAt = now;
+  return { service: cfg.service, at: now, prefill: sized.prefill, decode: sized.decode, direction, reasons, state: next };
+}
+
+interface ScaleInBlocks {
+  signalMissing: boolean;
+  guardBlocks: boolean;
+  guardMissing: boolean;
+}
+
+function scaleIn(cfg: ServicePolicyConfig, state: PolicyState, now: number, prev: number, target: number, blocks: ScaleInBlocks, reasons: Reason[]): number {
+  if (blocks.guardBlocks || blocks.guardMissing || blocks.signalMissing) {
+    const why = blocks.guardBlocks ? 'a latency guard is above its first tier' : 'a signal is missing';
+    reasons.push(reason('scale-in-blocked', 'decode', { guardFiring: blocks.guardBlocks, missing: blocks.guardMissing || blocks.signalMissing }, `no scale-in while ${why}`));
+    return prev;
+  }
+  const band = cfg.stability.scaleInHysteresis;
+  if (target >= prev * (1 - band)) {
+    reasons.push(reason('hysteresis', 'decode', { need: round3(target), level: round3(prev), band },
+      `need ${round3(target)} is within the ${Math.round(band * 100)} % scale-in band of ${round3(prev)} units`));
+    return prev;
+  }
+  const lastChange = Math.max(state.lastScaleUpAt ?? -Infinity, state.lastScaleDownAt ?? -Infinity);
+  const since = now - lastChange;
+  if (since < cfg.stability.scaleDownCooldownS) {
+    reasons.push(reason('cooldown', 'decode', { direction: 'down', sinceS: round3(since), cooldownS: cfg.stability.scaleDownCooldownS },
+      `scale-in cooldown: ${round3(since)} s since the last scaling < ${cfg.stability.scaleDownCooldownS} s`));
+    return prev;
+  }
+  const gap = prev - target;
+  const step = Math.max(gap * cfg.stability.scaleInDamping, smallestStep(cfg.pools, 'decode'));
+  if (step < gap) {
+    reasons.push(reason('damping', 'decode', { need: round3(target), step: round3(step), damping: cfg.stability.scaleInDamping },
+      `scale-in damped: ${round3(step)} of the ${round3(gap)} unit gap`));
+    return prev - step;
+  }
+  return target;
+}
+
+/** Decode first, prefill at the ratio; a role capped by its maximum caps the other so the ratio holds. */
+function sizeBothRoles(cfg: ServicePolicyConfig, decodeUnits: number, ratio: { prefill: number; decode: number }, prefillFloor: number, reasons: Reason[]): { prefill: RoleDecision; decode: RoleDecision } {
+  const db = unitBounds(cfg.pools, 'decode');
+  const pb = unitBounds(cfg.pools, 'prefill');
+  let d = clamp('decode', decodeUnits, db, reasons);
+  const perDecode = ratio.prefill / ratio.decode;
+  let p = d * perDecode;
+  if (p > pb.max + 1e-9) {
+    const capped = pb.max / perDecode;
+    reasons.push(reason('ratio', 'decode', { prefillMaxUnits: pb.max, decodeUnits: round3(capped) },
+      `prefill is capped at ${pb.max} units, so decode is capped at ${round3(capped)} units to keep ${ratio.prefill}:${ratio.decode}`));
+    d = Math.max(capped, db.min);
+    p = pb.max;
+  }
+  if (p < prefillFloor) {
+    reasons.push(reason('periodic-floor', 'prefill', { floor: prefillFloor }, `periodic floor: at least ${prefillFloor} prefill units`));
+    p = prefillFloor;
+  }
+  p = clamp('prefill', p, pb, reasons);
+  return { decode: roleDecision(cfg, 'decode', d, reasons), prefill: roleDecision(cfg, 'prefill', p, reasons) };
+}
+
+function clamp(role: Role, units: number, b: { min: number; max: number }, reasons: Reason[]): number {
+  if (units < b.min) {
+    reasons.push(reason('clamp-min', role, { units: round3(units), min: b.min }, `${role} ${round3(units)} units raised to the minimum ${b.min}`));
+    return b.min;
+  }
+  if (units > b.max) {
+    reasons.push(reason('clamp-max', role, { units: round3(units), max: b.max }, `${role} ${round3(units)} units capped at the maximum ${b.max}`));
+    return b.max;
+  }
+  return units;
+}
+
+function roleDecision(cfg: ServicePolicyConfig, role: Role, units: number, reasons: Reason[]): RoleDecision {
+  const split = splitUnits(cfg.pools, role, units);
+  reasons.push(...split.reasons);
+  return { units: split.units, pools: split.pools, replicas: split.replicas };
+}
+
+function reason(code: Reason['code'], role: Role | undefined, detail: Reason['detail'], message: string): Reason {
+  return role ? { code, role, detail, message } : { code, detail, message };
+}

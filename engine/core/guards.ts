@@ -1,0 +1,46 @@
+// Latency negative feedback: a safety net, not the driver. Fixed scale-out steps by tier, never scale-in.
+import type { GuardConfig, Reason } from './types.js';
+import { round3 } from './units.js';
+
+export interface GuardVerdict {
+  /** Largest scale-out fraction among firing guards (0 when none fires). */
+  scaleOut: number;
+  /** True while any guard is above its first tier: scale-in is not allowed then. */
+  blocksScaleIn: boolean;
+  /** True when a guard has no usable value: treated as "cannot prove it is safe to scale in". */
+  missing: boolean;
+  reasons: Reason[];
+}
+
+export function isUsable(v: number | undefined): v is number {
+  return v !== undefined && Number.isFinite(v) && v >= 0;
+}
+
+export function evaluateGuards(guards: readonly GuardConfig[], observed: Record<string, number | undefined>): GuardVerdict {
+  const verdict: GuardVerdict = { scaleOut: 0, blocksScaleIn: false, missing: false, reasons: [] };
+  for (const g of guards) {
+    const v = observed[g.name];
+    if (!isUsable(v)) {
+      verdict.missing = true;
+      verdict.reasons.push({
+        code: 'guard-missing',
+        detail: { guard: g.name },
+        message: `guard ${g.name} has no usable value; scale-in is held until it returns`,
+      });
+      continue;
+    }
+    const tiers = [...g.tiers].sort((a, b) => a.above - b.above);
+    let fired = -1;
+    for (const [i, t] of tiers.entries()) if (v > t.above * g.slo) fired = i;
+    if (fired < 0) continue;
+    const tier = tiers[fired]!;
+    verdict.blocksScaleIn = true;
+    verdict.scaleOut = Math.max(verdict.scaleOut, tier.scaleOut);
+    verdict.reasons.push({
+      code: 'guard',
+      detail: { guard: g.name, observed: round3(v), slo: g.slo, tier: fired + 1, above: tier.above, scaleOut: tier.scaleOut },
+      message: `${g.name} ${round3(v)} > ${tier.above}×SLO ${g.slo} (tier ${fired + 1}): scale out +${Math.round(tier.scaleOut * 100)} %`,
+    });
+  }
+  return verdict;
+}

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { decide } from '../../engine/core/decide.js';
+import type { PolicyState, ServiceObservation, ServicePolicyConfig } from '../../engine/core/types.js';
+
+function service(over: Partial<ServicePolicyConfig> = {}): ServicePolicyConfig {
+  return {
+    service: 'chat',
+    ratio: { prefill: 9, decode: 7 },
+    decodeTpsPerUnit: 1000,
+    pools: [
+      { name: 'prefill-h100', role: 'prefill', gpuType: 'H100', unitsPerReplica: 1, preference: 0, minReplicas: 1, maxReplicas: 100 },
+      { name: 'decode-h200', role: 'decode', gpuType: 'H200', unitsPerReplica: 1, preference: 0, minReplicas: 1, maxReplicas: 100 },
+    ],
+    guards: [{ name: 'tbt_p99', slo: 0.04, tiers: [{ above: 0.9, scaleOut: 0.1 }, { above: 1.0, scaleOut: 0.2 }] }],
+    stability: { scaleUpCooldownS: 30, scaleDownCooldownS: 300, scaleInHysteresis: 0.1, scaleInDamping: 0.5 },
+    ...over,
+  };
+}
+
+function obs(decodeTps: number | undefined, replicas: Record<string, number>, now = 1000, tbt: number | undefined = 0.02): ServiceObservation {
+  return { now, decodeTps, guards: { tbt_p99: tbt }, replicas };
+}
+
+const R = (p: number, d: number) => ({ 'prefill-h100': p, 'decode-h200': d });
+const codes = (d: { reasons: { code: string }[] }) => d.reasons.map((r) => r.code);
+
+describe('policy core: coordinated decision', () => {
+  it('sizes decode from decode TPS and prefill at the fixed ratio, together', () => {
+    const d = decide(service(), obs(14_000, R(1, 1)), {});
+    assert.equal(d.decode.replicas, 14);
+    assert.equal(d.prefill.replicas, 18); // 14 × 9/7
+    assert.equal(d.direction, 'up');
+    assert.ok(codes(d).includes('signal'));
+    assert.equal(d.state.lastScaleUpAt, 1000);
+  });
+
+  it('counts capacity in per-pool units: an H200 decode replica is worth more than an H100 one', () => {
+    const cfg = service({
+      pools: [
+        { name: 'prefill-h100', role: 'prefill', gpuType: 'H100', unitsPerReplica: 1, preference: 0, minReplicas: 0, maxReplicas: 100 },
+        { name: 'decode-h200', role: 'decode', gpuType: 'H200', unitsPerReplica: 1.4, preference: 0, minReplicas: 0, maxReplicas: 5 },
+        { name: 'decode-h100', role: 'decode', gpuType: 'H100', unitsPerReplica: 1, preference: 1, minReplicas: 0, maxReplicas: 100 },
+      ],
+    });
+    const d = decide(cfg, { now: 0, decodeTps: 10_000, guards: { tbt_p99: 0.01 }, replicas: {} }, {});
+    // 10 units: 5 H200 replicas give 7 units (pool full), 3 more on H100.
+    assert.equal(d.decode.pools['decode-h200'], 5);
+    assert.equal(d.decode.pools['decode-h100'], 3);
+    assert.equal(d.decode.units, 10);
+    assert.ok(codes(d).includes('pool-fallback'));
+    assert.equal(d.prefill.replicas, Math.ceil((10 * 9) / 7));
+  });
+
+  it('guard tiers scale out by a fixed step over current capacity', () => {
+    const cfg = service();
+    const state: PolicyState = { decodeUnits: 10 };
+    const t1 = decide(cfg, obs(9_000, R(13, 10), 1000, 0.037), state); // 0.925 × SLO → tier 1, +10 %
+    assert.equal(t1.decode.replicas, 11);
+    const t2 = decide(cfg, obs(9_000, R(13, 10), 1000, 0.05), state); // above SLO → tier 2, +20 %
+    assert.equal(t2.decode.replicas, 12);
+    const g = t2.reasons.find((r) => r.code === 'guard');
+    assert.equal(g?.detail['tier'], 2);
+  });
+
+  it('does not scale in while a guard is above its first tier', () => {
+    // Signal says 2 units, the guard fires but its scale-out is in cooldown: the result must not go down.
+    const d = decide(service(), obs(2_000, R(13, 10), 5000, 0.038), { decodeUnits: 10, lastScaleUpAt: 4990 });
+    assert.equal(d.decode.replicas, 10);
+    assert.notEqual(d.direction, 'down');
+    assert.ok(codes(d).includes('guard'));
+  });
+
+  it('never scales down when the signal or a guard is missing', () => {
+    for (const v of [undefined, Number.NaN, Number.POSITIVE_INFINITY, -1]) {
+      const d = decide(service(), obs(v, R(13, 10), 5000), { decodeUnits: 10 });
+      assert.equal(d.decode.replicas, 10, `decodeTps=${v}`);
+      assert.ok(codes(d).includes('signal-missing'));
+    }
+    const g = decide(service(), { now: 5000, decodeTps: 1_000, guards: {}, replicas: R(13, 10) }, { decodeUnits: 10 });
+    assert.equal(g.decode.replicas, 10);
+    assert.ok(codes(g).includes('guard-missing'));
+  });
+
+  it('holds the last decision, not the replicas, when nothing changed (the HPA may lag)', () => {
+    const d = decide(service(), obs(14_000, R(1, 1), 1010), { decodeUnits: 14, lastScaleUpAt: 1000 });
+    assert.equal(d.decode.replicas, 14);
+    assert.equal(d.direction, 'hold');
+  });
+
+  it('applies the scale-out cooldown', () => {
+    const d = decide(service(), obs(20_000, R(18, 14), 1010), { decodeUnits: 14, lastScaleUpAt: 1000 });
+    assert.equal(d.decode.replicas, 14);
+    assert.ok(codes(d).includes('cooldown'));
+    const later = decide(service(), obs(20_000, R(18, 14), 1031), { decodeUnits: 14, lastScaleUpAt: 1000 });
+    assert.equal(later.decode.replicas, 20);
+  });
+
+  it('scale-in waits for the hysteresis band, the cooldown, and is damped', () => {
+    const cfg = service();
+    const inBand = decide(cfg, obs(9_500, R(13, 10), 10_000), { decodeUnits: 10 });
+    assert.equal(inBand.decode.replicas, 10);
+    assert.ok(codes(inBand).includes('hysteresis'));
+    const cooling = decide(cfg, obs(4_000, R(13, 10), 10_000), { decodeUnits: 10, lastScaleUpAt: 9_900 });
+    assert.equal(cooling.decode.replicas, 10);
+    assert.ok(codes(cooling).includes('cooldown'));
+    const damped = decide(cfg, obs(4_000, R(13, 10), 10_000), { decodeUnits: 10, lastScaleUpAt: 9_000 });
+    assert.equal(damped.decode.replicas, 7); // halfway from 10 to 4
+    assert.equal(damped.direction, 'down');
+    assert.equal(damped.prefill.replicas, 9);
+    assert.ok(codes(damped).includes('damping'));
+    assert.equal(damped.state.lastScaleDownAt, 10_000);
+  });
+
+  it('damping always moves at least one replica', () => {
+    const d = decide(service(), obs(1_000, R(3, 2), 10_000), { decodeUnits: 2 });
+    assert.equal(d.decode.replicas, 1);
+  });
+
+  it('clamps to min and max per role and keeps the ratio when prefill hits its maximum', () => {
+    const cfg = service({
+      pools: [
+        { name: 'prefill-h100', role: 'prefill', gpuType: 'H100', unitsPerReplica: 1, preference: 0, minReplicas: 2, maxReplicas: 18 },
+        { name: 'decode-h200', role: 'decode', gpuType: 'H200', unitsPerReplica: 1, preference: 0, minReplicas: 2, maxReplicas: 100 },
+      ],
+    });
+    const low = decide(cfg, obs(100, {}, 0), {});
+    assert.equal(low.decode.replicas, 2);
+    assert.equal(low.prefill.replicas, 3); // 2 × 9/7 rounds up
+    assert.ok(codes(low).includes('clamp-min'));
+    const high = decide(cfg, obs(50_000, {}, 0), {});
+    assert.equal(high.prefill.replicas, 18);
+    assert.equal(high.decode.replicas, 14); // 18 × 7/9
+    assert.ok(codes(high).includes('ratio'));
+  });
+
+  it('periodic table works as a floor and alone', () => {
+    const periodic = { mode: 'floor' as const, entries: [{ from: '00:00', prefill: 2, decode: 2 }, { from: '09:00', prefill: 18, decode: 14 }] };
+    const floor = decide(service({ periodic }), obs(3_000, R(4, 3), 10 * 3600), { decodeUnits: 3 });
+    assert.equal(floor.decode.replicas, 14);
+    assert.equal(floor.prefill.replicas, 18);
+    assert.ok(codes(floor).includes('periodic-floor'));
+    const night = decide(service({ periodic }), obs(3_000, R(4, 3), 3 * 3600), {});
+    assert.equal(night.decode.replicas, 3);
+    const only = decide(service({ periodic: { ...periodic, mode: 'only' } }), obs(90_000, R(4, 3), 86_400 + 3600), {});
+    assert.equal(only.decode.replicas, 2); // wraps to the next day's 00:00 entry; the signal is ignored
+    assert.equal(only.prefill.replicas, 2);
+    assert.ok(codes(only).includes('periodic'));
+  });
+
+  it('is pure: the same inputs give the same decision and the input state is not mutated', () => {
+    const state: PolicyState = { decodeUnits: 10, lastScaleUpAt: 1 };
+    const frozen = JSON.stringify(state);
+    const a = decide(service(), obs(14_000, R(13, 10), 5000), state);
+    const b = decide(service(), obs(14_000, R(13, 10), 5000), state);
+    assert.deepEqual(a, b);
+    assert.equal(JSON.stringify(state), frozen);
+  });
+});
