@@ -1,0 +1,125 @@
+// Reading rule files: YAML with source positions → JSON Schema (ajv) → references and presets (resolve.ts).
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import AjvModule, { type ErrorObject } from 'ajv';
+import { LineCounter, parseDocument } from 'yaml';
+import { type PathKey, PositionFinder, pathText, pointerToPath } from './positions.js';
+import type { RawRuleFile } from './raw.js';
+import { ErrorSink, resolveService } from './resolve.js';
+import { ruleFileSchema } from './schema.js';
+import type { RuleError, RuleSet, ServiceRule } from './types.js';
+
+// ajv's CJS default export under NodeNext.
+const Ajv = AjvModule.default;
+const validateSchema = new Ajv({ allErrors: true, strict: true }).compile(ruleFileSchema);
+
+export interface LoadResult {
+  ruleSet?: RuleSet;
+  errors: RuleError[];
+}
+
+/** Parses and validates one file's text. */
+export function loadRuleText(text: string, file: string): { services: ServiceRule[]; errors: RuleError[] } {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const finder = new PositionFinder(file, doc, lines, text);
+  const sink = new ErrorSink(finder);
+  for (const e of doc.errors) {
+    const pos = lines.linePos(e.pos[0]);
+    sink.errors.push({ file, line: pos.line, col: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}` });
+  }
+  if (sink.errors.length) return { services: [], errors: sink.errors };
+  const data: unknown = doc.toJS();
+  if (!validateSchema(data)) {
+    for (const e of schemaErrors(validateSchema.errors ?? [])) reportSchemaError(e, finder, sink);
+    return { services: [], errors: sink.errors };
+  }
+  const raw = data as unknown as RawRuleFile;
+  const services: ServiceRule[] = [];
+  raw.services.forEach((s, i) => {
+    const rule = resolveService(s, i, sink);
+    if (rule) services.push(rule);
+  });
+  return { services, errors: sink.errors };
+}
+
+/** All files together: each valid on its own and service names unique across them; otherwise no rule set. */
+export async function loadRuleFiles(files: readonly string[], nowMs = Date.now()): Promise<LoadResult> {
+  const errors: RuleError[] = [];
+  const services: ServiceRule[] = [];
+  const byName = new Map<string, ServiceRule>();
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      errors.push({ file, line: 1, col: 1, path: '', message: `cannot read: ${(e as Error).message}` });
+      continue;
+    }
+    const one = loadRuleText(text, file);
+    errors.push(...one.errors);
+    for (const s of one.services) {
+      const prev = byName.get(s.name);
+      if (prev) {
+        errors.push({ file, line: s.source.line, col: s.source.col, path: 'services', message: `service "${s.name}" is already defined at ${prev.source.file}:${prev.source.line}` });
+        continue;
+      }
+      byName.set(s.name, s);
+      services.push(s);
+    }
+  }
+  if (errors.length) return { errors };
+  return { ruleSet: { services, files: [...files], loadedAtMs: nowMs }, errors };
+}
+
+/** Rule files of a directory: *.yaml and *.yml, sorted, hidden files (editor swap files, ..data links) skipped. */
+export async function ruleFilesIn(dir: string): Promise<string[]> {
+  const names = await readdir(dir);
+  return names.filter((n) => !n.startsWith('.') && /\.ya?ml$/.test(n)).sort().map((n) => join(dir, n));
+}
+
+export async function loadRuleDir(dir: string, nowMs = Date.now()): Promise<LoadResult> {
+  let files: string[];
+  try {
+    files = await ruleFilesIn(dir);
+  } catch (e) {
+    return { errors: [{ file: dir, line: 1, col: 1, path: '', message: `cannot list rule directory: ${(e as Error).message}` }] };
+  }
+  if (files.length === 0) return { errors: [{ file: dir, line: 1, col: 1, path: '', message: 'no rule files (*.yaml, *.yml) in the directory' }] };
+  return loadRuleFiles(files, nowMs);
+}
+
+/** ajv reports every branch of a failed oneOf; keep the oneOf itself, which says what was expected. */
+function schemaErrors(errors: ErrorObject[]): ErrorObject[] {
+  const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
+  return errors.filter((e) => e.keyword === 'oneOf' || !(oneOfPaths.has(e.instancePath) && e.schemaPath.includes('/oneOf/')));
+}
+
+function reportSchemaError(e: ErrorObject, finder: PositionFinder, sink: ErrorSink): void {
+  const path: PathKey[] = pointerToPath(e.instancePath);
+  const params = e.params as Record<string, unknown>;
+  let message: string;
+  switch (e.keyword) {
+    case 'required': {
+      const field = String(params.missingProperty);
+      sink.at(path, `missing required field "${field}"`);
+      sink.errors[sink.errors.length - 1]!.path = pathText([...path, field]);
+      return;
+    }
+    case 'additionalProperties': {
+      const field = String(params.additionalProperty);
+      const pos = finder.keyPos(path, field);
+      sink.atPos([...path, field], pos, `unknown field "${field}"`);
+      return;
+    }
+    case 'enum':
+      message = `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      break;
+    case 'oneOf':
+      message = 'must be a PromQL string or {promql: <string>, by: <label>}';
+      break;
+    default:
+      message = e.message ?? e.keyword;
+  }
+  sink.at(path, message);
+}

@@ -1,0 +1,97 @@
+// Engine presets: the common case is "engine + a service selector + pool names", not hand-written PromQL.
+// Metric names from workloads.md §2 (vLLM v1/v0, SGLang, TensorRT-LLM trtllm-serve).
+import type { QuerySpec } from './types.js';
+
+export type EngineName = 'vllm' | 'vllm-v0' | 'sglang' | 'trtllm';
+
+interface EngineMetrics {
+  /** Counter of generated (decode) tokens: decode TPS = rate(). */
+  generationTokens: string;
+  /** Histogram (base name, `_bucket` is appended) of time between output tokens. */
+  interToken: string;
+  /** Histogram of time to first token. */
+  timeToFirstToken: string;
+}
+
+export const ENGINE_METRICS: Readonly<Record<EngineName, EngineMetrics>> = {
+  vllm: {
+    generationTokens: 'vllm:generation_tokens_total',
+    interToken: 'vllm:inter_token_latency_seconds',
+    timeToFirstToken: 'vllm:time_to_first_token_seconds',
+  },
+  // v0 had no inter_token_latency histogram; its per-token latency was time_per_output_token_seconds.
+  'vllm-v0': {
+    generationTokens: 'vllm:generation_tokens_total',
+    interToken: 'vllm:time_per_output_token_seconds',
+    timeToFirstToken: 'vllm:time_to_first_token_seconds',
+  },
+  sglang: {
+    generationTokens: 'sglang:generation_tokens_total',
+    interToken: 'sglang:inter_token_latency_seconds',
+    timeToFirstToken: 'sglang:time_to_first_token_seconds',
+  },
+  trtllm: {
+    generationTokens: 'trtllm_generation_tokens_total',
+    interToken: 'trtllm_time_per_output_token_seconds',
+    timeToFirstToken: 'trtllm_time_to_first_token_seconds',
+  },
+};
+
+export interface PresetContext {
+  engine: EngineName;
+  /** Label matchers selecting the service's series, e.g. {service: "chat"}. */
+  match: Record<string, string>;
+  /** Label that names the pool of a series. */
+  poolLabel: string;
+  /** Values of poolLabel for the decode pools. */
+  decodePoolValues: string[];
+  /** Range window, e.g. "1m". */
+  window: string;
+}
+
+/** A PromQL double-quoted string literal. */
+export function promqlString(s: string): string {
+  return JSON.stringify(s);
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function selector(match: Record<string, string>, extra: string[] = []): string {
+  const parts = Object.entries(match).map(([k, v]) => `${k}=${promqlString(v)}`);
+  return `{${[...parts, ...extra].join(',')}}`;
+}
+
+function decodePools(ctx: PresetContext): string {
+  return `${ctx.poolLabel}=~${promqlString(ctx.decodePoolValues.map(escapeRegex).join('|'))}`;
+}
+
+/** Decode TPS per decode pool, one query for the whole service. */
+export function presetDecodeTps(ctx: PresetContext): QuerySpec {
+  const m = ENGINE_METRICS[ctx.engine];
+  return {
+    promql: `sum by (${ctx.poolLabel}) (rate(${m.generationTokens}${selector(ctx.match, [decodePools(ctx)])}[${ctx.window}]))`,
+    by: ctx.poolLabel,
+  };
+}
+
+const GUARD_NAME = /^(tbt|itl|ttft)_p(\d{2,3})$/;
+
+/** Guard names a preset knows: tbt_pNN / itl_pNN (inter-token latency on decode pools), ttft_pNN. */
+export function isPresetGuardName(name: string): boolean {
+  return GUARD_NAME.test(name);
+}
+
+/** PromQL for a preset guard (a latency quantile in seconds), or undefined when the name is not a preset. */
+export function presetGuardPromql(ctx: PresetContext, guardName: string): string | undefined {
+  const g = GUARD_NAME.exec(guardName);
+  if (!g) return undefined;
+  const digits = g[2]!;
+  const q = Number(`0.${digits}`);
+  const m = ENGINE_METRICS[ctx.engine];
+  const isTtft = g[1] === 'ttft';
+  const histogram = isTtft ? m.timeToFirstToken : m.interToken;
+  const sel = isTtft ? selector(ctx.match) : selector(ctx.match, [decodePools(ctx)]);
+  return `histogram_quantile(${q}, sum by (le) (rate(${histogram}_bucket${sel}[${ctx.window}])))`;
+}

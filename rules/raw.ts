@@ -1,0 +1,50 @@
+// The shape of a rule file after JSON Schema validation (before presets and defaults).
+import type { WhenCondition } from './types.js';
+
+export type RawQuery = string | { promql: string; by?: string };
+
+export interface RawPool {
+  name: string;
+  role: 'prefill' | 'decode';
+  gpuType?: string;
+  unitsPerReplica?: number;
+  preference?: number;
+  minReplicas?: number;
+  maxReplicas: number;
+  poolLabelValue?: string;
+  labels?: Record<string, string>;
+}
+
+export interface RawGuard {
+  name: string;
+  promql?: string;
+  slo: number;
+  tiers: { above: number; scaleOut: number }[];
+  roles?: ('prefill' | 'decode')[];
+  when?: WhenCondition;
+}
+
+export interface RawService {
+  name: string;
+  namespaces?: string[];
+  engine?: 'vllm' | 'vllm-v0' | 'sglang' | 'trtllm';
+  match?: Record<string, string>;
+  poolLabel?: string;
+  window?: string;
+  ratio: { prefill: number; decode: number };
+  decodeTpsPerUnit: number;
+  pools: RawPool[];
+  decodeTps?: RawQuery;
+  guards?: RawGuard[];
+  stability?: { scaleUpCooldownS?: number; scaleDownCooldownS?: number; scaleInHysteresis?: number; scaleInDamping?: number };
+  periodic?: { mode: 'floor' | 'only'; utcOffsetS?: number; entries: { from: string; prefill: number; decode: number }[]; when?: WhenCondition };
+  replicas?: RawQuery;
+  metric?: { name?: string; labels?: Record<string, string> };
+  maxStalenessSeconds?: number;
+  queryIntervalSeconds?: number;
+  utcOffsetSeconds?: number;
+}
+
+export interface RawRuleFile {
+  services: RawService[];
+}
