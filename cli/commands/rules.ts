@@ -1,0 +1,37 @@
+// `baton rules check FILES [--prometheus URL]`.
+import { Command } from 'commander';
+import { checkRules, formatCheckReport } from '../../rules/check.js';
+import type { PrometheusClientOptions } from '../../rules/prometheus.js';
+
+export function rulesCommand(): Command {
+  const rules = new Command('rules').description('work with Baton rule files');
+  rules
+    .command('check')
+    .description('validate rule files; with --prometheus, run each query once and show the shape of its result')
+    .argument('<files...>', 'rule files (YAML)')
+    .option('--prometheus <url>', 'Prometheus HTTP API base URL, e.g. http://127.0.0.1:9090')
+    .option('--bearer-token-file <file>', 'file holding a bearer token for Prometheus')
+    .option('--basic-auth <user:password>', 'basic auth for Prometheus')
+    .option('--ca-file <file>', 'PEM CA bundle that signed the Prometheus server certificate')
+    .option('--insecure-skip-verify', 'do not verify the Prometheus server certificate')
+    .option('--timeout <ms>', 'query timeout in milliseconds', '5000')
+    .option('--json', 'print the report as JSON')
+    .action(async (files: string[], o: { prometheus?: string; bearerTokenFile?: string; basicAuth?: string; caFile?: string; insecureSkipVerify?: boolean; timeout: string; json?: boolean }) => {
+      let prometheus: PrometheusClientOptions | undefined;
+      if (o.prometheus) {
+        prometheus = { url: o.prometheus, timeoutMs: Number(o.timeout) };
+        if (o.bearerTokenFile) prometheus.bearerTokenFile = o.bearerTokenFile;
+        if (o.caFile) prometheus.caFile = o.caFile;
+        if (o.insecureSkipVerify) prometheus.insecureSkipVerify = true;
+        if (o.basicAuth) {
+          const i = o.basicAuth.indexOf(':');
+          if (i < 0) throw new Error('--basic-auth must be user:password');
+          prometheus.basicAuth = { username: o.basicAuth.slice(0, i), password: o.basicAuth.slice(i + 1) };
+        }
+      }
+      const report = await checkRules(files, prometheus ? { prometheus } : {});
+      console.log(o.json ? JSON.stringify(report, null, 2) : formatCheckReport(report));
+      if (!report.ok) process.exitCode = 1;
+    });
+  return rules;
+}

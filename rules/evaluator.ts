@@ -1,0 +1,317 @@
+// The evaluation loop: each service's queries run on the service's own interval, never on the HPA request path.
+// Query results become an observation for the policy core's decide(); its decision is kept in memory with timestamp and
+// window until the next good evaluation. Unusable data never becomes a decision: the last good value is kept and ages.
+import { decide } from '../engine/core/decide.js';
+import type { Decision, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
+import type { Registry } from 'prom-client';
+import { SharedQueries } from './dedupe.js';
+import { rulesMetrics, type RulesMetrics } from './metrics.js';
+import { PrometheusError, type InstantQuery, type QueryResult } from './prometheus.js';
+import { readPerPool, readSingle, type ProblemKind, type Reading } from './results.js';
+import { policyConfigOf, type QuerySpec, type RuleSet, type ServiceRule } from './types.js';
+import { evaluateWhen, whenData } from './when.js';
+
+/** What one query did at the last evaluation; shown by explain. */
+export interface QueryTrace {
+  /** decodeTps, replicas, or guard:<name>. */
+  name: string;
+  promql: string;
+  evaluatedAtMs: number;
+  raw?: QueryResult;
+  value?: number;
+  error?: string;
+  errorKind?: ProblemKind;
+  /** False when a `when` condition switched this guard off. */
+  active?: boolean;
+}
+
+/** One value the service publishes: desired replicas of one pool. */
+export interface PublishedValue {
+  metric: string;
+  labels: Record<string, string>;
+  role: Role;
+  pool: string;
+  value: number;
+}
+
+export interface GoodValue {
+  decision: Decision;
+  atMs: number;
+  windowS?: number;
+  values: PublishedValue[];
+}
+
+export interface ServiceState {
+  rule: ServiceRule;
+  policy: PolicyState;
+  lastGood?: GoodValue;
+  lastAttemptMs?: number;
+  /** Why the last attempt was held (undefined when it produced a decision). */
+  lastProblem?: string;
+  queries: QueryTrace[];
+}
+
+/**
+ * Where current replicas per pool come from when the rule has no `replicas` query. Returning undefined holds the tick.
+ * The default, `lastDecisionReplicas`, assumes the HPAs did what Baton asked: the last decision's replicas (each pool's
+ * minReplicas before the first decision). The sidecar engine will plug in real Deployment counts.
+ */
+export type ReplicaSource = (rule: ServiceRule, state: ServiceState) => Record<string, number> | undefined | Promise<Record<string, number> | undefined>;
+
+export const lastDecisionReplicas: ReplicaSource = (rule, state) => {
+  const d = state.lastGood?.decision;
+  const out: Record<string, number> = {};
+  for (const p of rule.pools) out[p.name] = d ? (d[p.role].pools[p.name] ?? p.minReplicas) : p.minReplicas;
+  return out;
+};
+
+export interface EvaluatorOptions {
+  query: InstantQuery;
+  registry?: Registry;
+  /** Milliseconds since the epoch; injectable for tests. */
+  clock?: () => number;
+  replicaSource?: ReplicaSource;
+  /** Reuse a query result younger than this across services (default 1000 ms). */
+  reuseMs?: number;
+  log?: (message: string) => void;
+}
+
+export class Evaluator {
+  private readonly states = new Map<string, ServiceState>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly shared: SharedQueries;
+  private readonly metrics: RulesMetrics;
+  private readonly clock: () => number;
+  private readonly replicaSource: ReplicaSource;
+  private readonly log: (message: string) => void;
+  private ruleSet: RuleSet = { services: [], files: [], loadedAtMs: 0 };
+  private started = false;
+  private readonly refreshStaleness = (): void => this.updateStaleness();
+
+  constructor(opts: EvaluatorOptions) {
+    this.clock = opts.clock ?? Date.now;
+    this.metrics = rulesMetrics(opts.registry);
+    this.shared = new SharedQueries(opts.query, this.clock, opts.reuseMs ?? 1000, () => this.metrics.queriesSent.inc());
+    this.replicaSource = opts.replicaSource ?? lastDecisionReplicas;
+    this.log = opts.log ?? ((m) => console.error(`baton rules: ${m}`));
+    this.metrics.beforeScrape.add(this.refreshStaleness);
+  }
+
+  /** Replaces the rule set atomically; state (policy memory, last good values) is kept for services that remain. */
+  setRules(ruleSet: RuleSet): void {
+    const names = new Set(ruleSet.services.map((s) => s.name));
+    for (const [name, st] of this.states) {
+      if (names.has(name)) continue;
+      this.clearTimer(name);
+      this.states.delete(name);
+      for (const v of st.lastGood?.values ?? []) this.metrics.desiredReplicas.remove({ service: name, role: v.role, pool: v.pool });
+      this.metrics.staleness.remove({ rule: name });
+    }
+    for (const rule of ruleSet.services) {
+      const st = this.states.get(rule.name);
+      if (st) {
+        // Values published under a pool that no longer exists must not linger.
+        if (st.lastGood && !samePools(st.rule, rule)) {
+          for (const v of st.lastGood.values) this.metrics.desiredReplicas.remove({ service: rule.name, role: v.role, pool: v.pool });
+          delete st.lastGood;
+          st.policy = {};
+        }
+        st.rule = rule;
+      } else {
+        this.states.set(rule.name, { rule, policy: {}, queries: [] });
+      }
+    }
+    this.ruleSet = ruleSet;
+    this.shared.retain(new Set(ruleSet.services.flatMap((s) => queriesOf(s).map((q) => q.spec.promql))));
+    if (this.started) for (const rule of ruleSet.services) if (!this.timers.has(rule.name)) this.schedule(rule.name, 0);
+  }
+
+  rules(): RuleSet {
+    return this.ruleSet;
+  }
+
+  state(service: string): ServiceState | undefined {
+    return this.states.get(service);
+  }
+
+  /** HTTP queries sent so far (after deduplication). */
+  get queriesSent(): number {
+    return this.shared.sent;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const rule of this.ruleSet.services) this.schedule(rule.name, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    for (const name of [...this.timers.keys()]) this.clearTimer(name);
+    await Promise.allSettled([...this.running.values()]);
+    this.metrics.beforeScrape.delete(this.refreshStaleness);
+  }
+
+  /** Evaluates every service once, now (tests and `baton rules check`). */
+  async evaluateAll(): Promise<void> {
+    await Promise.all(this.ruleSet.services.map((s) => this.evaluate(s.name)));
+  }
+
+  /** One evaluation of one service; concurrent calls for the same service share the run. */
+  evaluate(service: string): Promise<void> {
+    const pending = this.running.get(service);
+    if (pending) return pending;
+    const p = this.evaluateNow(service).finally(() => this.running.delete(service));
+    this.running.set(service, p);
+    return p;
+  }
+
+  private schedule(name: string, delayMs: number): void {
+    this.clearTimer(name);
+    const t = setTimeout(() => {
+      const startedAt = this.clock();
+      void this.evaluate(name).finally(() => {
+        const st = this.states.get(name);
+        if (!this.started || !st) return;
+        const next = Math.max(0, st.rule.queryIntervalS * 1000 - (this.clock() - startedAt));
+        this.schedule(name, next);
+      });
+    }, delayMs);
+    t.unref();
+    this.timers.set(name, t);
+  }
+
+  private clearTimer(name: string): void {
+    const t = this.timers.get(name);
+    if (t) clearTimeout(t);
+    this.timers.delete(name);
+  }
+
+  private async evaluateNow(service: string): Promise<void> {
+    const st = this.states.get(service);
+    if (!st) return;
+    const rule = st.rule;
+    const nowMs = this.clock();
+    const nowS = nowMs / 1000;
+    const families = queriesOf(rule);
+    const results = await Promise.all(families.map(async (f) => this.runQuery(rule.name, f.name, f.spec.promql)));
+    const byName = new Map(families.map((f, i) => [f.name, results[i]!]));
+    const traces: QueryTrace[] = families.map((f, i) => ({ name: f.name, promql: f.spec.promql, evaluatedAtMs: nowMs, ...results[i]! }));
+    const traceOf = (name: string): QueryTrace => traces.find((t) => t.name === name)!;
+    if (st.rule !== rule) return; // the rules changed under us: this evaluation belongs to the old set
+    st.lastAttemptMs = nowMs;
+    st.queries = traces;
+
+    // Current replicas: the rule's query, or the pluggable source.
+    let replicas: Record<string, number> | undefined;
+    if (rule.replicas) {
+      const reading = this.reading(rule, traceOf('replicas'), byName.get('replicas')!.raw, (r) => readPerPool(r, { by: rule.replicas!.by!, pools: rule.pools, required: 'all' }));
+      if (reading.ok) replicas = reading.perPool;
+    } else {
+      try {
+        replicas = await this.replicaSource(rule, st);
+      } catch (e) {
+        this.log(`${rule.name}: replica source failed: ${(e as Error).message}`);
+      }
+    }
+    if (!replicas) return this.hold(st, `current replicas are unknown${rule.replicas ? `: ${traceOf('replicas').error ?? 'no result'}` : ''}`);
+
+    const decodePools = rule.pools.filter((p) => p.role === 'decode');
+    const signal = this.reading(rule, traceOf('decodeTps'), byName.get('decodeTps')!.raw, (r) =>
+      rule.decodeTps.by ? readPerPool(r, { by: rule.decodeTps.by, pools: decodePools, required: { replicas } }) : readSingle(r));
+    const values: Record<string, number | undefined> = { decodeTps: signal.ok ? signal.value : undefined };
+    for (const g of rule.guards) {
+      const r = this.reading(rule, traceOf(`guard:${g.name}`), byName.get(`guard:${g.name}`)!.raw, readSingle);
+      values[g.name] = r.ok ? r.value : undefined;
+    }
+
+    const when = whenData(nowS, rule.utcOffsetS, values);
+    const cfg: ServicePolicyConfig = policyConfigOf(rule);
+    cfg.guards = cfg.guards.filter((g) => {
+      const rg = rule.guards.find((x) => x.name === g.name)!;
+      const active = !rg.when || evaluateWhen(rg.when, when);
+      traceOf(`guard:${g.name}`).active = active;
+      return active;
+    });
+    if (rule.periodic?.when && !evaluateWhen(rule.periodic.when, when)) delete cfg.periodic;
+    const signalNotNeeded = cfg.periodic?.mode === 'only';
+    if (!signal.ok && !signalNotNeeded) return this.hold(st, `decode TPS unusable: ${signal.problem}`);
+
+    const guards: Record<string, number | undefined> = {};
+    for (const g of cfg.guards) guards[g.name] = values[g.name];
+    const decision = decide(cfg, { now: nowS, decodeTps: values.decodeTps, guards, replicas }, st.policy);
+    st.policy = decision.state;
+    const published = publish(rule, decision);
+    const good: GoodValue = { decision, atMs: nowMs, values: published };
+    if (rule.windowS !== undefined) good.windowS = rule.windowS;
+    st.lastGood = good;
+    delete st.lastProblem;
+    this.metrics.evaluations.inc({ rule: rule.name, result: 'ok' });
+    for (const r of decision.reasons) this.metrics.decisionReasons.inc({ rule: rule.name, code: r.code });
+    for (const v of published) this.metrics.desiredReplicas.set({ service: rule.name, role: v.role, pool: v.pool }, v.value);
+    this.metrics.staleness.set({ rule: rule.name }, 0);
+  }
+
+  private async runQuery(rule: string, family: string, promql: string): Promise<{ raw?: QueryResult; error?: string; errorKind?: ProblemKind }> {
+    const end = this.metrics.queryDuration.startTimer({ rule, query: family });
+    try {
+      const raw = await this.shared.run(promql);
+      return { raw };
+    } catch (e) {
+      const kind = e instanceof PrometheusError ? e.kind : 'error';
+      this.metrics.queryErrors.inc({ rule, query: family, kind });
+      return { error: (e as Error).message, errorKind: 'error' };
+    } finally {
+      end();
+    }
+  }
+
+  /** Reads a result (or records why it cannot be used) into the trace. */
+  private reading(rule: ServiceRule, trace: QueryTrace, raw: QueryResult | undefined, read: (r: QueryResult) => Reading): Reading {
+    if (!raw) return { ok: false, kind: 'error', problem: trace.error ?? 'no result' };
+    const r = read(raw);
+    if (r.ok) trace.value = r.value;
+    else {
+      trace.error = r.problem;
+      trace.errorKind = r.kind;
+      this.metrics.queryErrors.inc({ rule: rule.name, query: trace.name, kind: r.kind });
+    }
+    return r;
+  }
+
+  private hold(st: ServiceState, problem: string): void {
+    st.lastProblem = problem;
+    this.metrics.evaluations.inc({ rule: st.rule.name, result: 'held' });
+    const age = st.lastGood ? ((this.clock() - st.lastGood.atMs) / 1000).toFixed(1) + ' s old' : 'none yet';
+    this.log(`${st.rule.name}: ${problem}; keeping the last good value (${age})`);
+    this.updateStaleness();
+  }
+
+  private updateStaleness(): void {
+    const now = this.clock();
+    for (const [name, st] of this.states) this.metrics.staleness.set({ rule: name }, st.lastGood ? (now - st.lastGood.atMs) / 1000 : Infinity);
+  }
+}
+
+function queriesOf(rule: ServiceRule): { name: string; spec: QuerySpec }[] {
+  const out = [{ name: 'decodeTps', spec: rule.decodeTps }];
+  for (const g of rule.guards) out.push({ name: `guard:${g.name}`, spec: g.query });
+  if (rule.replicas) out.push({ name: 'replicas', spec: rule.replicas });
+  return out;
+}
+
+function samePools(a: ServiceRule, b: ServiceRule): boolean {
+  const key = (r: ServiceRule) => r.pools.map((p) => `${p.name}/${p.role}`).sort().join(',');
+  return key(a) === key(b);
+}
+
+function publish(rule: ServiceRule, decision: Decision): PublishedValue[] {
+  return rule.pools.map((p) => ({
+    metric: rule.metric.name,
+    labels: { ...rule.metric.labels, ...p.labels, service: rule.name, role: p.role, pool: p.name },
+    role: p.role,
+    pool: p.name,
+    value: decision[p.role].pools[p.name] ?? p.minReplicas,
+  }));
+}

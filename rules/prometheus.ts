@@ -1,0 +1,164 @@
+// A small client for any Prometheus HTTP API (Prometheus, VictoriaMetrics, Thanos, Mimir): instant queries only.
+// node:http(s) rather than fetch so a custom CA, client timeouts and auth need no extra dependency.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+
+export interface PrometheusClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:9090 or https://vm.example/select/0/prometheus (api/v1/query is appended). */
+  url: string;
+  bearerToken?: string;
+  /** Read on every request, so a rotated (projected) token is picked up. */
+  bearerTokenFile?: string;
+  basicAuth?: { username: string; password: string };
+  /** PEM of the CA that signed the server certificate (or caFile). */
+  ca?: string;
+  caFile?: string;
+  insecureSkipVerify?: boolean;
+  timeoutMs?: number;
+  headers?: Record<string, string>;
+}
+
+export interface Series {
+  labels: Record<string, string>;
+  /** May be NaN or ±Infinity: Prometheus sends "NaN", "+Inf", "-Inf". */
+  value: number;
+  timestampS: number;
+}
+
+export type QueryResult =
+  | { kind: 'vector'; series: Series[] }
+  | { kind: 'scalar'; value: number; timestampS: number }
+  | { kind: 'matrix'; seriesCount: number }
+  | { kind: 'string'; value: string };
+
+export class PrometheusError extends Error {
+  constructor(
+    message: string,
+    /** http: non-2xx; timeout; network; api: status "error" in the body; parse: unreadable body. */
+    readonly kind: 'http' | 'timeout' | 'network' | 'api' | 'parse',
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'PrometheusError';
+  }
+}
+
+export interface InstantQuery {
+  (promql: string, timeS?: number): Promise<QueryResult>;
+}
+
+/** Prometheus sample values are strings; "+Inf"/"-Inf" are not what Number() understands. */
+export function parseSampleValue(s: unknown): number {
+  if (s === '+Inf' || s === 'Inf') return Infinity;
+  if (s === '-Inf') return -Infinity;
+  if (s === 'NaN') return NaN;
+  if (typeof s !== 'string' || s.trim() === '') return NaN;
+  return Number(s);
+}
+
+export function parseQueryResponse(body: unknown): QueryResult {
+  const b = body as { status?: string; error?: string; errorType?: string; data?: { resultType?: string; result?: unknown } };
+  if (b?.status === 'error') throw new PrometheusError(`${b.errorType ?? 'error'}: ${b.error ?? 'unknown'}`, 'api');
+  if (b?.status !== 'success' || !b.data) throw new PrometheusError('response is not a Prometheus API success object', 'parse');
+  const { resultType, result } = b.data;
+  switch (resultType) {
+    case 'vector': {
+      if (!Array.isArray(result)) throw new PrometheusError('vector result is not an array', 'parse');
+      return {
+        kind: 'vector',
+        series: result.map((r: { metric?: Record<string, string>; value?: [number, string] }) => ({
+          labels: { ...(r.metric ?? {}) },
+          value: parseSampleValue(r.value?.[1]),
+          timestampS: Number(r.value?.[0]),
+        })),
+      };
+    }
+    case 'scalar': {
+      const r = result as [number, string];
+      return { kind: 'scalar', value: parseSampleValue(r?.[1]), timestampS: Number(r?.[0]) };
+    }
+    case 'matrix':
+      return { kind: 'matrix', seriesCount: Array.isArray(result) ? result.length : 0 };
+    case 'string':
+      return { kind: 'string', value: String((result as [number, string])?.[1]) };
+    default:
+      throw new PrometheusError(`unknown resultType ${String(resultType)}`, 'parse');
+  }
+}
+
+export class PrometheusClient {
+  private readonly base: URL;
+  private readonly ca?: string;
+  private readonly timeoutMs: number;
+  private readonly agent: http.Agent;
+
+  constructor(private readonly opts: PrometheusClientOptions) {
+    this.base = new URL(opts.url.endsWith('/') ? opts.url : opts.url + '/');
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') throw new Error(`Prometheus URL must be http(s): ${opts.url}`);
+    const ca = opts.ca ?? (opts.caFile ? readFileSync(opts.caFile, 'utf8') : undefined);
+    if (ca !== undefined) this.ca = ca;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.agent = this.base.protocol === 'https:'
+      ? new https.Agent({ keepAlive: true, ...(this.ca ? { ca: this.ca } : {}), rejectUnauthorized: !opts.insecureSkipVerify })
+      : new http.Agent({ keepAlive: true });
+  }
+
+  get url(): string {
+    return this.base.toString();
+  }
+
+  /** An instant query (POST /api/v1/query), at `timeS` or now. */
+  query: InstantQuery = async (promql: string, timeS?: number): Promise<QueryResult> => {
+    const form = new URLSearchParams({ query: promql });
+    if (timeS !== undefined) form.set('time', String(timeS));
+    form.set('timeout', `${Math.max(1, Math.floor(this.timeoutMs / 1000))}s`);
+    const body = await this.post(new URL('api/v1/query', this.base), form.toString());
+    return parseQueryResponse(body);
+  };
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private headers(): Record<string, string> {
+    const h: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...(this.opts.headers ?? {}) };
+    const token = this.opts.bearerToken ?? (this.opts.bearerTokenFile ? readFileSync(this.opts.bearerTokenFile, 'utf8').trim() : undefined);
+    if (token) h.authorization = `Bearer ${token}`;
+    else if (this.opts.basicAuth) h.authorization = `Basic ${Buffer.from(`${this.opts.basicAuth.username}:${this.opts.basicAuth.password}`).toString('base64')}`;
+    return h;
+  }
+
+  private post(url: URL, payload: string): Promise<unknown> {
+    const mod = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = mod.request(url, { method: 'POST', agent: this.agent, headers: { ...this.headers(), 'content-length': Buffer.byteLength(payload) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => reject(new PrometheusError(e.message, 'network')));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            const status = res.statusCode ?? 0;
+            reject(new PrometheusError(`HTTP ${status} from ${url.host}: ${text.slice(0, 200)}`, status >= 200 && status < 300 ? 'parse' : 'http', status));
+            return;
+          }
+          const status = res.statusCode ?? 0;
+          // Prometheus puts the reason of 400/422/503 in a JSON error body: prefer it over the bare status.
+          if (status < 200 || status >= 300) {
+            const err = json as { error?: string; errorType?: string };
+            reject(new PrometheusError(`HTTP ${status}${err?.error ? `: ${err.errorType ?? 'error'}: ${err.error}` : ''}`, 'http', status));
+            return;
+          }
+          resolve(json);
+        });
+      });
+      req.setTimeout(this.timeoutMs, () => req.destroy(new PrometheusError(`timed out after ${this.timeoutMs} ms`, 'timeout')));
+      req.on('error', (e) => reject(e instanceof PrometheusError ? e : new PrometheusError(`${url.host}: ${e.message}`, 'network')));
+      req.end(payload);
+    });
+  }
+}
