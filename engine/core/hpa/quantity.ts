@@ -28,7 +28,7 @@ export function milliValue(x: number): number {
   const scale = exponent + 3;
   let milli: bigint;
   if (scale >= 0) {
-    milli = digits * 10n ** BigInt(scale);
+    milli = (negative ? -digits : digits) * 10n ** BigInt(scale);
   } else {
     const divisor = 10n ** BigInt(-scale);
     const quotient = digits / divisor;
