@@ -233,6 +233,14 @@ describe('HPA core: stabilization windows', () => {
     assert.equal(replicas[21], 6); // t = 315
   });
 
+  it('with a cluster-like period (15 s + processing) both paths drop on the 20th sync after the high sample', () => {
+    const legacy = replay(desiredReplicaSpec(), 10, (t) => (t === 0 ? 10 : 6), 21, {}, 15.001).replicas;
+    const behavior = replay(withBehavior({}), 10, (t) => (t === 0 ? 10 : 6), 21, {}, 15.001).replicas;
+    assert.equal(legacy[19], 10);
+    assert.equal(legacy[20], 6);
+    assert.deepEqual(behavior, legacy);
+  });
+
   it('behavior window keeps the max of the window, and counts samples only strictly inside it', () => {
     const spec = withBehavior({ scaleDown: { stabilizationWindowSeconds: 60 } });
     const metric = (t: number): number => (t === 0 ? 10 : t === 15 ? 14 : t < 75 ? 8 : 9);
