@@ -1,0 +1,111 @@
+// Authorization by SubjectAccessReview (reference A10), cached per (user, groups, verb, namespace, metric) so the HPA's
+// 15 s loop costs one SAR per TTL, not one per request. `system:masters` is allowed without asking, as in the generic
+// apiserver. Concurrent misses for one key share a single SAR (singleflight).
+import type { UserIdentity } from './authn.js';
+import { GROUP, VERSION } from './discovery.js';
+
+/** The spec of an authorization.k8s.io/v1 SubjectAccessReview (the subset we send). */
+export interface SubjectAccessReviewSpec {
+  user: string;
+  uid?: string;
+  groups: string[];
+  extra?: Record<string, string[]>;
+  resourceAttributes?: { namespace: string; verb: string; group: string; version: string; resource: string };
+  nonResourceAttributes?: { path: string; verb: string };
+}
+
+export interface AccessDecision {
+  allowed: boolean;
+  reason?: string;
+}
+
+/** Posts a SubjectAccessReview and returns its status; rejects when the review could not be made. */
+export type SubjectAccessReviewer = (spec: SubjectAccessReviewSpec) => Promise<AccessDecision>;
+
+export interface AuthorizerOptions {
+  reviewer: SubjectAccessReviewer;
+  /** How long allow and deny decisions are reused (generic apiserver default: 10 s). */
+  ttlMs?: number;
+  /** Bound on cached decisions; expired entries are swept when it is reached. */
+  maxEntries?: number;
+  now?: () => number;
+  /** Called once per SAR actually sent (metrics). */
+  onReview?: (outcome: 'allowed' | 'denied' | 'error') => void;
+}
+
+export const MASTERS_GROUP = 'system:masters';
+
+interface Entry {
+  expires: number;
+  decision?: AccessDecision;
+  pending?: Promise<AccessDecision>;
+}
+
+/** Verb the generic apiserver derives for GET on the collection path namespaces/{ns}/{metric}. */
+export const METRIC_VERB = 'list';
+
+export class MetricAuthorizer {
+  private readonly cache = new Map<string, Entry>();
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: AuthorizerOptions) {
+    this.ttlMs = opts.ttlMs ?? 10_000;
+    this.maxEntries = opts.maxEntries ?? 50_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Synchronous when the decision is cached (the common case), a promise when a SAR has to be made. */
+  authorize(identity: UserIdentity, namespace: string, metric: string): AccessDecision | Promise<AccessDecision> {
+    if (identity.groups.includes(MASTERS_GROUP)) return ALLOWED_MASTERS;
+    const key = `${identity.user}\u0000${identity.groups.join('\u0001')}\u0000${METRIC_VERB}\u0000${namespace}\u0000${metric}`;
+    const now = this.now();
+    const hit = this.cache.get(key);
+    if (hit && (hit.pending || hit.expires > now)) return hit.decision ?? hit.pending!;
+    if (this.cache.size >= this.maxEntries) this.sweep(now);
+    const spec: SubjectAccessReviewSpec = {
+      user: identity.user,
+      groups: identity.groups,
+      resourceAttributes: { namespace, verb: METRIC_VERB, group: GROUP, version: VERSION, resource: metric },
+    };
+    if (identity.uid !== undefined) spec.uid = identity.uid;
+    if (Object.keys(identity.extra).length > 0) spec.extra = identity.extra;
+    const entry: Entry = { expires: 0 };
+    entry.pending = this.opts.reviewer(spec).then(
+      (decision) => {
+        this.opts.onReview?.(decision.allowed ? 'allowed' : 'denied');
+        entry.decision = decision;
+        entry.pending = undefined;
+        entry.expires = this.now() + this.ttlMs;
+        return decision;
+      },
+      (err: unknown) => {
+        // Failures are not cached: the next request tries again.
+        this.opts.onReview?.('error');
+        this.cache.delete(key);
+        throw err;
+      },
+    );
+    this.cache.set(key, entry);
+    return entry.pending;
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  private sweep(now: number): void {
+    for (const [k, e] of this.cache) if (!e.pending && e.expires <= now) this.cache.delete(k);
+    // Still full of live entries: drop the oldest half rather than grow without bound.
+    if (this.cache.size >= this.maxEntries) {
+      let drop = Math.floor(this.cache.size / 2);
+      for (const k of this.cache.keys()) {
+        if (drop-- <= 0) break;
+        this.cache.delete(k);
+      }
+    }
+  }
+}
+
+const ALLOWED_MASTERS: AccessDecision = { allowed: true, reason: `member of ${MASTERS_GROUP}` };

@@ -1,0 +1,404 @@
+// The External Metrics API server: HTTPS, discovery, the metric path, Status errors, front-proxy authentication,
+// SubjectAccessReview authorization, health, OpenAPI 404s, /metrics and /explain (reference A, F4).
+// Provider calls are synchronous reads of cached values: nothing on a request path waits on Prometheus.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { Registry } from 'prom-client';
+import { RequestAuthenticator, type AuthenticationConfig, type UserIdentity } from './authn.js';
+import { MetricAuthorizer, METRIC_VERB, type AccessDecision, type SubjectAccessReviewer } from './authz.js';
+import { selfSignedServing } from './certs.js';
+import { API_GROUP_JSON, API_GROUP_LIST_JSON, GROUP, GROUP_VERSION, ResourceListCache } from './discovery.js';
+import { AdapterHttpMetrics, type RouteLabel } from './http-metrics.js';
+import { MetricError, type ExternalMetricsProvider, type LabelMatcher } from './provider.js';
+import { NonFiniteQuantityError } from './quantity.js';
+import { renderValueList } from './render.js';
+import { parseSelector, SelectorParseError } from './selector.js';
+import { statusJson, type StatusReason } from './status.js';
+
+export type TlsOptions =
+  | { certFile: string; keyFile: string }
+  | { certPem: string; keyPem: string }
+  /** Development only: a throwaway CA and a cert for localhost/127.0.0.1 (+ dnsNames). */
+  | { selfSigned: true; dnsNames?: string[] };
+
+export type AuthorizationOptions =
+  /** SubjectAccessReview per (user, groups, verb, namespace, metric), cached `ttlMs` (default 10 s). */
+  | { reviewer: SubjectAccessReviewer; ttlMs?: number }
+  /** Every authenticated identity may read every metric (a cluster-less setup, e.g. kubectl with a client cert). */
+  | { allowAllAuthenticated: true };
+
+export type AuthOptions =
+  | { authentication: AuthenticationConfig; authorization: AuthorizationOptions }
+  /** No authentication, no authorization; logged loudly at start and (rate-limited) on every request. */
+  | { insecureDev: true };
+
+export type LogLevel = 'info' | 'warn' | 'error';
+export type AdapterLog = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+
+export interface AdapterServerOptions {
+  provider: ExternalMetricsProvider;
+  tls: TlsOptions;
+  auth: AuthOptions;
+  /** Listen address; loopback by default. */
+  host?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** prom-client registry for the adapter's own metrics and `/metrics`; a fresh one when omitted. */
+  registry?: Registry;
+  /** Also serve `/metrics` over plain HTTP on this port (same host); `/metrics` on the TLS port is always there. */
+  metricsPort?: number;
+  /** Extra readiness condition (e.g. rules loaded); must not depend on Prometheus. Return a reason string when not ready. */
+  ready?: () => true | string;
+  log?: AdapterLog;
+  /** Minimum interval between the per-request insecure-dev warnings (default 10 s). */
+  insecureWarnIntervalMs?: number;
+}
+
+export interface AdapterServer {
+  /** https://host:port */
+  readonly url: string;
+  readonly port: number;
+  /** http://host:metricsPort/metrics when `metricsPort` was given. */
+  readonly metricsUrl?: string;
+  /** The CA that signed the serving cert when `tls.selfSigned` (for clients that verify). */
+  readonly selfSignedCaPem?: string;
+  readonly registry: Registry;
+  /** Swap the front-proxy/client CA settings (CA rotation); new handshakes use them at once. */
+  setAuthentication(config: AuthenticationConfig): void;
+  /** Swap the serving certificate (rotation) without dropping the listener. */
+  setServingCert(certPem: string, keyPem: string): void;
+  close(): Promise<void>;
+}
+
+export const INSECURE_DEV_WARNING =
+  'INSECURE: --insecure-dev is on: the External Metrics API answers anyone without authentication or authorization. Never use this in a cluster.';
+
+const JSON_TYPE = 'application/json';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+const ROUTE = Symbol('baton.route');
+type Tagged = Response & { [ROUTE]?: RouteLabel };
+const INSECURE_IDENTITY: UserIdentity = { user: 'insecure-dev', groups: ['system:masters'], extra: {}, via: 'insecure-dev' };
+const ALLOW: AccessDecision = { allowed: true };
+const SELECTOR_CACHE_MAX = 10_000;
+
+function defaultLog(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, component: 'adapter', message, ...fields })}\n`);
+}
+
+function readPem(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`TLS ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+function servingMaterial(tls: TlsOptions): { certPem: string; keyPem: string; caPem?: string } {
+  if ('selfSigned' in tls) {
+    const s = selfSignedServing(tls.dnsNames ?? []);
+    return { certPem: s.certPem, keyPem: s.keyPem, caPem: s.caPem };
+  }
+  if ('certFile' in tls) return { certPem: readPem(tls.certFile, 'certificate file'), keyPem: readPem(tls.keyFile, 'key file') };
+  return { certPem: tls.certPem, keyPem: tls.keyPem };
+}
+
+/** A single named route parameter (express types allow arrays for wildcards; ours are plain segments). */
+function param(req: Request, name: string): string {
+  const v = req.params[name];
+  return typeof v === 'string' ? v : Array.isArray(v) ? v.join('/') : '';
+}
+
+function send(res: Response, code: number, contentType: string, body: string): void {
+  res.statusCode = code;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
+}
+
+function sendStatus(res: Response, code: number, reason: StatusReason, message: string): void {
+  send(res, code, JSON_TYPE, statusJson(code, reason, message));
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export async function createAdapterServer(opts: AdapterServerOptions): Promise<AdapterServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.log ?? defaultLog;
+  const registry = opts.registry ?? new Registry();
+  const metrics = new AdapterHttpMetrics(registry);
+  const provider = opts.provider;
+  const resourceList = new ResourceListCache();
+  const selectorCache = new Map<string, LabelMatcher | SelectorParseError>();
+
+  const insecure = 'insecureDev' in opts.auth;
+  let authConfig: AuthenticationConfig | undefined;
+  let authenticator: RequestAuthenticator | undefined;
+  let authorizer: MetricAuthorizer | undefined;
+  if (!('insecureDev' in opts.auth)) {
+    authConfig = opts.auth.authentication;
+    authenticator = new RequestAuthenticator(authConfig);
+    const authz = opts.auth.authorization;
+    if ('reviewer' in authz) {
+      authorizer = new MetricAuthorizer({
+        reviewer: authz.reviewer,
+        ...(authz.ttlMs !== undefined ? { ttlMs: authz.ttlMs } : {}),
+        onReview: (outcome) => metrics.review(outcome),
+      });
+    }
+  } else {
+    log('warn', INSECURE_DEV_WARNING);
+  }
+  const warnEvery = opts.insecureWarnIntervalMs ?? 10_000;
+  let lastInsecureWarn = 0;
+  let suppressedInsecure = 0;
+
+  const serving = servingMaterial(opts.tls);
+  let currentCert = serving.certPem;
+  let currentKey = serving.keyPem;
+  const clientCas = () => (authConfig ? [authConfig.requestHeader.clientCaPem, ...(authConfig.clientCaPem ? [authConfig.clientCaPem] : [])] : undefined);
+
+  /** Who is asking, or undefined after answering 401. */
+  function identify(req: Request, res: Response): UserIdentity | undefined {
+    if (insecure) {
+      const now = Date.now();
+      if (now - lastInsecureWarn >= warnEvery) {
+        log('warn', INSECURE_DEV_WARNING, { path: req.path, suppressedSinceLastWarning: suppressedInsecure });
+        lastInsecureWarn = now;
+        suppressedInsecure = 0;
+      } else suppressedInsecure++;
+      return INSECURE_IDENTITY;
+    }
+    const result = authenticator!.authenticate(req);
+    if (result.ok) return result.identity;
+    sendStatus(res, 401, 'Unauthorized', `Unauthorized: ${result.reason}`);
+    return undefined;
+  }
+
+  function selectorFor(text: string): LabelMatcher | SelectorParseError {
+    let m = selectorCache.get(text);
+    if (m === undefined) {
+      try {
+        m = parseSelector(text).matches;
+      } catch (err) {
+        if (!(err instanceof SelectorParseError)) throw err;
+        m = err;
+      }
+      if (selectorCache.size >= SELECTOR_CACHE_MAX) selectorCache.clear();
+      selectorCache.set(text, m);
+    }
+    return m;
+  }
+
+  function answerMetric(kind: 'metric' | 'explain', req: Request, res: Response, id: UserIdentity, decision: AccessDecision): void {
+    const namespace = param(req, 'namespace');
+    const metric = param(req, 'metric');
+    if (!decision.allowed) {
+      const why = decision.reason ? `: ${decision.reason}` : '';
+      sendStatus(
+        res,
+        403,
+        'Forbidden',
+        `${metric}.${GROUP} is forbidden: User "${id.user}" cannot ${METRIC_VERB} resource "${metric}" in API group "${GROUP}" in the namespace "${namespace}"${why}`,
+      );
+      return;
+    }
+    const raw = req.query.labelSelector;
+    const selectorText = typeof raw === 'string' ? raw : Array.isArray(raw) && typeof raw[0] === 'string' ? raw[0] : '';
+    const matcher = selectorFor(selectorText);
+    if (matcher instanceof SelectorParseError) {
+      sendStatus(res, 400, 'BadRequest', matcher.message);
+      return;
+    }
+    try {
+      if (kind === 'explain') {
+        send(res, 200, JSON_TYPE, JSON.stringify(provider.explain(namespace, metric, matcher, selectorText)));
+        return;
+      }
+      const samples = provider.getExternalMetric(namespace, metric, matcher, selectorText);
+      if (samples.length === 0) {
+        // An empty list is an HPA error anyway ("no metrics returned"); a Status says why.
+        sendStatus(res, 404, 'NotFound', `no series of external metric ${metric} in namespace ${namespace} match the selector "${selectorText}"`);
+        return;
+      }
+      send(res, 200, JSON_TYPE, renderValueList(samples));
+    } catch (err) {
+      if (err instanceof MetricError) {
+        sendStatus(res, err.code, err.reason, err.message);
+      } else if (err instanceof NonFiniteQuantityError) {
+        log('error', 'refusing to publish a non-finite metric value', { namespace, metric, selector: selectorText, value: String(err.value) });
+        sendStatus(res, 500, 'InternalError', `the value of external metric ${metric} is not a finite number; refusing to publish it`);
+      } else {
+        log('error', 'provider failed', { namespace, metric, selector: selectorText, error: String((err as Error)?.stack ?? err) });
+        sendStatus(res, 500, 'InternalError', `Internal error occurred: unable to fetch metrics`);
+      }
+    }
+  }
+
+  function metricRoute(kind: 'metric' | 'explain') {
+    return (req: Request, res: Response): void | Promise<void> => {
+      (res as Tagged)[ROUTE] = kind;
+      const id = identify(req, res);
+      if (!id) return;
+      const decision = authorizer ? authorizer.authorize(id, param(req, 'namespace'), param(req, 'metric')) : ALLOW;
+      if (!(decision instanceof Promise)) return answerMetric(kind, req, res, id, decision);
+      return decision.then(
+        (d) => answerMetric(kind, req, res, id, d),
+        (err: unknown) => {
+          log('error', 'SubjectAccessReview failed', { user: id.user, error: String(err) });
+          sendStatus(res, 500, 'InternalError', 'Internal error occurred: authorization check failed');
+        },
+      );
+    };
+  }
+
+  function discovery(body: () => string) {
+    return (req: Request, res: Response): void => {
+      (res as Tagged)[ROUTE] = 'discovery';
+      // Any authenticated caller may read discovery (reference A2: the legacy fallback carries no groups).
+      if (!identify(req, res)) return;
+      send(res, 200, JSON_TYPE, body());
+    };
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('case sensitive routing', true);
+  app.set('strict routing', false);
+
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    const start = performance.now();
+    metrics.inFlight.inc();
+    res.once('close', () => {
+      metrics.inFlight.dec();
+      metrics.observe((res as Tagged)[ROUTE] ?? 'other', res.statusCode, (performance.now() - start) / 1000);
+    });
+    next();
+  });
+
+  const health = (check: () => true | string) => (_req: Request, res: Response) => {
+    (res as Tagged)[ROUTE] = 'health';
+    const r = check();
+    if (r === true) send(res, 200, TEXT_TYPE, 'ok');
+    else send(res, 503, TEXT_TYPE, `not ready: ${r}`);
+  };
+  let listening = false;
+  const readiness = () => (!listening ? 'not listening yet' : opts.ready ? opts.ready() : true);
+  app.get('/healthz', health(() => true));
+  app.get('/livez', health(() => true));
+  app.get('/readyz', health(readiness));
+
+  const serveMetrics = async (_req: Request, res: Response) => {
+    (res as Tagged)[ROUTE] = 'metrics';
+    send(res, 200, registry.contentType, await registry.metrics());
+  };
+  app.get('/metrics', serveMetrics);
+
+  app.get(['/openapi/v2', '/openapi/v3', '/openapi/v3/*rest'], (_req: Request, res: Response) => {
+    (res as Tagged)[ROUTE] = 'openapi';
+    sendStatus(res, 404, 'NotFound', 'this server does not publish an OpenAPI document');
+  });
+
+  app.get('/apis', discovery(() => API_GROUP_LIST_JSON));
+  app.get(`/apis/${GROUP}`, discovery(() => API_GROUP_JSON));
+  app.get(`/apis/${GROUP_VERSION}`, discovery(() => resourceList.render(provider.metricNames())));
+  app.get(`/apis/${GROUP_VERSION}/namespaces/:namespace/:metric`, metricRoute('metric'));
+  app.get('/explain/namespaces/:namespace/:metric', metricRoute('explain'));
+
+  app.use((req: Request, res: Response) => {
+    sendStatus(res, 404, 'NotFound', `the server could not find the requested resource (${req.method} ${req.path})`);
+  });
+  app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err.status === 400 || err instanceof URIError) {
+      sendStatus(res, 400, 'BadRequest', `malformed request: ${err.message}`);
+      return;
+    }
+    log('error', 'request failed', { error: String(err.stack ?? err) });
+    sendStatus(res, 500, 'InternalError', 'Internal error occurred');
+  });
+
+  const server = https.createServer(
+    {
+      cert: currentCert,
+      key: currentKey,
+      ...(insecure ? {} : { requestCert: true, rejectUnauthorized: false, ca: clientCas() }),
+    },
+    app,
+  );
+  // Outlive Go's 90 s idle-connection timeout so the aggregator, not we, closes idle keep-alive connections.
+  server.keepAliveTimeout = 95_000;
+  server.headersTimeout = 96_000;
+  const port = await listen(server, opts.port ?? 0, host);
+
+  let metricsServer: http.Server | undefined;
+  let metricsUrl: string | undefined;
+  if (opts.metricsPort !== undefined) {
+    const metricsApp = express();
+    metricsApp.disable('x-powered-by');
+    metricsApp.get('/metrics', serveMetrics);
+    metricsServer = http.createServer(metricsApp);
+    const mp = await listen(metricsServer, opts.metricsPort, host);
+    metricsUrl = `http://${host}:${mp}/metrics`;
+  }
+  listening = true;
+  log('info', 'External Metrics API server listening', {
+    url: `https://${host}:${port}`,
+    metricsUrl,
+    authentication: insecure ? 'NONE (insecure-dev)' : 'front-proxy/x509 client certificates',
+    authorization: insecure ? 'NONE (insecure-dev)' : authorizer ? 'SubjectAccessReview' : 'any authenticated user',
+  });
+
+  const refreshContext = () =>
+    server.setSecureContext({
+      cert: currentCert,
+      key: currentKey,
+      ...(insecure ? {} : { ca: clientCas() }),
+    });
+
+  const result: AdapterServer = {
+    url: `https://${host}:${port}`,
+    port,
+    registry,
+    setAuthentication(config: AuthenticationConfig) {
+      if (insecure || !authenticator) throw new Error('setAuthentication: this server runs with --insecure-dev');
+      authenticator.update(config);
+      authConfig = config;
+      refreshContext();
+    },
+    setServingCert(certPem: string, keyPem: string) {
+      currentCert = certPem;
+      currentKey = keyPem;
+      refreshContext();
+    },
+    async close() {
+      listening = false;
+      await Promise.all([closeServer(server), metricsServer ? closeServer(metricsServer) : Promise.resolve()]);
+    },
+  };
+  if (metricsUrl) Object.assign(result, { metricsUrl });
+  if (serving.caPem) Object.assign(result, { selfSignedCaPem: serving.caPem });
+  return result;
+}
