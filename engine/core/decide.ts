@@ -32,7 +32,8 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
   }
 
   if (guard.scaleOut > 0) {
-    const guarded = Math.max(current, prev) * (1 + guard.scaleOut);
+    const base = obs.ready ? unitsOf(cfg.pools, 'decode', obs.ready) : Math.max(current, prev);
+    const guarded = base * (1 + guard.scaleOut);
     if (guarded > target) target = guarded;
   }
 

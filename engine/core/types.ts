@@ -85,6 +85,11 @@ export interface ServiceObservation {
   guards: Record<string, number | undefined>;
   /** Replicas the pools have now (the Deployments' spec.replicas). */
   replicas: Record<string, number>;
+  /**
+   * Ready replicas per pool, when known. Guard steps build on ready capacity: while an earlier step is still cold-starting
+   * the latency cannot have improved yet, and stepping again from the ready base does not compound.
+   */
+  ready?: Record<string, number>;
 }
 
 /** Carried from one evaluation to the next by the caller; the core never keeps state of its own. */
