@@ -9,7 +9,7 @@ import { PrefillInstance } from './fleet/prefill.js';
 import type { FlightRequest } from './fleet/request.js';
 import { MinHeap } from './heap.js';
 import { LatencyHistogram } from './histogram.js';
-import type { ControlInput, PoolView, SimPolicy } from './policy.js';
+import type { ControlInput, ControlOutput, PoolView, SimPolicy } from './policy.js';
 import { Rng } from './rng.js';
 import {
   DECODE_SM_BASE, DECODE_SM_SPAN, DECODE_UTIL_BUSY, PREFILL_SM_BUSY, quantile, UTIL_IDLE, type Signals,
@@ -98,7 +98,30 @@ interface Bucket {
   tbt: LatencyHistogram;
 }
 
+/** Hooks for live views of a run (the exporter mode): called synchronously as things happen. */
+export interface SimObserver {
+  requestDone?(req: FlightRequest, ttftS: number, tbtS: number, decode: DecodeInstance): void;
+  prefillDone?(req: FlightRequest, prefill: PrefillInstance): void;
+  control?(now: number, signals: Signals, out: ControlOutput): void;
+}
+
+/** A run that can be advanced step by step (exporter mode runs it against the wall clock). */
+export interface Simulation {
+  readonly fleet: Fleet;
+  readonly policy: SimPolicy;
+  /** Processes every event up to `t` (capped at the end of the run); returns false once the run is over. */
+  runUntil(t: number): boolean;
+  now(): number;
+  result(): SimResult;
+}
+
 export function simulate(cfg: SimulationConfig, requests: Iterable<SimRequest>, policy: SimPolicy): SimResult {
+  const run = createSimulation(cfg, requests, policy);
+  run.runUntil(Infinity);
+  return run.result();
+}
+
+export function createSimulation(cfg: SimulationConfig, requests: Iterable<SimRequest>, policy: SimPolicy, observer: SimObserver = {}): Simulation {
   const rng = new Rng(cfg.seed);
   const fleet = new Fleet({
     pools: cfg.pools,
@@ -163,6 +186,7 @@ export function simulate(cfg: SimulationConfig, requests: Iterable<SimRequest>, 
     tbts.push(tbt);
     bucket.ttft.observe(ttft);
     bucket.tbt.observe(tbt);
+    if (observer.requestDone) observer.requestDone(req, ttft, tbt, decodeOf.get(req)!);
     const okT = ttft <= cfg.service.sloTtftS;
     const okB = tbt <= cfg.service.sloTbtS;
     if (okT) metTtft++;
@@ -189,10 +213,16 @@ export function simulate(cfg: SimulationConfig, requests: Iterable<SimRequest>, 
   };
 
   const finished: FlightRequest[] = [];
+  // Only kept when someone observes: which decode instance served a request.
+  const decodeOf = new Map<FlightRequest, DecodeInstance>();
   const settleDecode = (d: DecodeInstance, now: number): void => {
     finished.length = 0;
     d.settle(now, finished);
-    for (const r of finished) record(r, now);
+    for (const r of finished) {
+      if (observer.requestDone) decodeOf.set(r, d);
+      record(r, now);
+      decodeOf.delete(r);
+    }
     const at = d.reschedule(now);
     if (at !== Infinity) heap.push(at, { kind: Kind.DecodeEvent, inst: d, version: d.version });
     if (d.state === 'draining' && d.inFlight === 0) retire(d, now);
@@ -274,6 +304,7 @@ export function simulate(cfg: SimulationConfig, requests: Iterable<SimRequest>, 
     });
     const input: ControlInput = { now, signals, pools };
     const out = policy.control(input);
+    if (observer.control) observer.control(now, signals, out);
     applyScale(out.replicas, now);
     if (out.reasons?.length) decisions.push({ t: now, reasons: out.reasons.map((r) => r.code) });
 
@@ -349,84 +380,94 @@ export function simulate(cfg: SimulationConfig, requests: Iterable<SimRequest>, 
   heap.push(cfg.startS + cfg.tickS, { kind: Kind.Tick });
 
   let now = cfg.startS;
-  while (heap.size > 0) {
-    const t = heap.peekKey();
-    if (t > end) break;
-    const ev = heap.pop()!;
-    now = t;
-    switch (ev.kind) {
-      case Kind.Arrival:
-        arrived++;
-        startPrefill(ev.req!, now);
-        pullArrival();
-        break;
-      case Kind.PrefillDone: {
-        const p = ev.inst as PrefillInstance;
-        const req = ev.req!;
-        p.complete(req);
-        fleet.prefillTokensTotal += req.input;
-        req.prefillDone = now;
-        if (p.state === 'draining' && p.inFlight === 0) retire(p, now);
-        sendToDecode(req, p, now);
-        break;
-      }
-      case Kind.DecodeArrive: {
-        const d = ev.inst as DecodeInstance;
-        const req = ev.req!;
-        req.decodeArrival = now;
-        if (d.state === 'gone') {
-          sendToDecode(req, undefined, now);
+  const runUntil = (limit: number): boolean => {
+    const stop = Math.min(limit, end);
+    while (heap.size > 0) {
+      const t = heap.peekKey();
+      if (t > stop) break;
+      const ev = heap.pop()!;
+      now = t;
+      switch (ev.kind) {
+        case Kind.Arrival:
+          arrived++;
+          startPrefill(ev.req!, now);
+          pullArrival();
+          break;
+        case Kind.PrefillDone: {
+          const p = ev.inst as PrefillInstance;
+          const req = ev.req!;
+          p.complete(req);
+          fleet.prefillTokensTotal += req.input;
+          req.prefillDone = now;
+          if (observer.prefillDone) observer.prefillDone(req, p);
+          if (p.state === 'draining' && p.inFlight === 0) retire(p, now);
+          sendToDecode(req, p, now);
           break;
         }
-        d.advance(now);
-        d.accept(req);
-        settleDecode(d, now);
-        break;
+        case Kind.DecodeArrive: {
+          const d = ev.inst as DecodeInstance;
+          const req = ev.req!;
+          req.decodeArrival = now;
+          if (d.state === 'gone') {
+            sendToDecode(req, undefined, now);
+            break;
+          }
+          d.advance(now);
+          d.accept(req);
+          settleDecode(d, now);
+          break;
+        }
+        case Kind.DecodeEvent: {
+          const d = ev.inst as DecodeInstance;
+          if (ev.version !== d.version || d.state === 'gone') break;
+          settleDecode(d, now);
+          break;
+        }
+        case Kind.Ready:
+          if (ev.inst!.state === 'starting') onReady(ev.inst!, now);
+          break;
+        case Kind.Tick:
+          tick(now);
+          heap.push(now + cfg.tickS, { kind: Kind.Tick });
+          break;
       }
-      case Kind.DecodeEvent: {
-        const d = ev.inst as DecodeInstance;
-        if (ev.version !== d.version || d.state === 'gone') break;
-        settleDecode(d, now);
-        break;
-      }
-      case Kind.Ready:
-        if (ev.inst!.state === 'starting') onReady(ev.inst!, now);
-        break;
-      case Kind.Tick:
-        tick(now);
-        heap.push(now + cfg.tickS, { kind: Kind.Tick });
-        break;
     }
-  }
-
-  const usage = fleet.usage(end);
-  let gpuHours = 0;
-  let cost = 0;
-  for (const u of Object.values(usage)) {
-    gpuHours += u.gpuHours;
-    cost += u.cost;
-  }
-  const completed = ttfts.length;
-  // Requests still in flight at the end count as misses only if they are already late.
-  const unfinished = arrived - completed;
-  const denom = Math.max(1, completed);
-  return {
-    policy: policy.name,
-    requests: arrived,
-    completed,
-    unfinished,
-    sloAttainment: { ttft: metTtft / denom, tbt: metTbt / denom, both: metBoth / denom },
-    ttft: { p50: quantile(ttfts, 0.5) ?? 0, p99: quantile(ttfts, 0.99) ?? 0 },
-    tbt: { p50: quantile(tbts, 0.5) ?? 0, p99: quantile(tbts, 0.99) ?? 0 },
-    gpuHours,
-    cost,
-    pools: usage,
-    meanGpuUtil: { prefill: utilN ? utilSum.prefill / utilN : 0, decode: utilN ? utilSum.decode / utilN : 0 },
-    ratioDrift: ratioDriftN ? ratioDriftSum / ratioDriftN : 0,
-    scaleEvents,
-    preemptions: fleet.instances.reduce((s, i) => s + (i instanceof DecodeInstance ? i.preemptions : 0), 0),
-    crossSwitchShare: fleet.transfers ? fleet.crossSwitchTransfers / fleet.transfers : 0,
-    timeline,
-    decisions,
+    if (stop > now) now = stop;
+    return now < end && heap.size > 0;
   };
+
+  const result = (): SimResult => {
+    const usage = fleet.usage(Math.min(end, now));
+    let gpuHours = 0;
+    let cost = 0;
+    for (const u of Object.values(usage)) {
+      gpuHours += u.gpuHours;
+      cost += u.cost;
+    }
+    const completed = ttfts.length;
+    // Requests still in flight at the end count as misses only if they are already late.
+    const unfinished = arrived - completed;
+    const denom = Math.max(1, completed);
+    return {
+      policy: policy.name,
+      requests: arrived,
+      completed,
+      unfinished,
+      sloAttainment: { ttft: metTtft / denom, tbt: metTbt / denom, both: metBoth / denom },
+      ttft: { p50: quantile(ttfts, 0.5) ?? 0, p99: quantile(ttfts, 0.99) ?? 0 },
+      tbt: { p50: quantile(tbts, 0.5) ?? 0, p99: quantile(tbts, 0.99) ?? 0 },
+      gpuHours,
+      cost,
+      pools: usage,
+      meanGpuUtil: { prefill: utilN ? utilSum.prefill / utilN : 0, decode: utilN ? utilSum.decode / utilN : 0 },
+      ratioDrift: ratioDriftN ? ratioDriftSum / ratioDriftN : 0,
+      scaleEvents,
+      preemptions: fleet.instances.reduce((s, i) => s + (i instanceof DecodeInstance ? i.preemptions : 0), 0),
+      crossSwitchShare: fleet.transfers ? fleet.crossSwitchTransfers / fleet.transfers : 0,
+      timeline,
+      decisions,
+  };
+  };
+
+  return { fleet, policy, runUntil, now: () => now, result };
 }
