@@ -111,11 +111,6 @@ export class RequestAuthenticator {
     this.generation++;
   }
 
-  /** PEM of every CA whose client certificates the TLS layer should request and verify. */
-  trustedClientCaPem(config: AuthenticationConfig): string[] {
-    return [config.requestHeader.clientCaPem, ...(config.clientCaPem ? [config.clientCaPem] : [])];
-  }
-
   authenticate(req: IncomingMessage): AuthenticationResult {
     const socket = req.socket as TLSSocket;
     let verdict = this.verdicts.get(socket);
