@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import forge from 'node-forge';
+import { PrometheusClient, PrometheusError } from '../../rules/prometheus.js';
+
+type Handler = (req: IncomingMessage, body: string) => { status?: number; json?: unknown; delayMs?: number };
+
+async function serve(handler: Handler, tls?: { key: string; cert: string }): Promise<{ url: string; server: Server }> {
+  const listener = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const out = handler(req, body);
+      setTimeout(() => {
+        if (res.destroyed) return;
+        res.writeHead(out.status ?? 200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(out.json ?? {}));
+      }, out.delayMs ?? 0);
+    });
+  };
+  const server = tls ? createHttpsServer(tls, listener) : createServer(listener);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`, server: server as Server };
+}
+
+const ok = (result: unknown[]) => ({ status: 'success', data: { resultType: 'vector', result } });
+
+function selfSigned(): { key: string; cert: string } {
+  const keys = forge.pki.rsa.generateKeyPair(2048);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = '01';
+  cert.validity.notBefore = new Date(Date.now() - 60_000);
+  cert.validity.notAfter = new Date(Date.now() + 3_600_000);
+  const attrs = [{ name: 'commonName', value: 'test-prometheus' }];
+  cert.setSubject(attrs);
+  cert.setIssuer(attrs);
+  cert.setExtensions([{ name: 'basicConstraints', cA: true }, { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  return { key: forge.pki.privateKeyToPem(keys.privateKey), cert: forge.pki.certificateToPem(cert) };
+}
+
+describe('rules: Prometheus HTTP API client', () => {
+  const servers: Server[] = [];
+  after(() => servers.forEach((s) => s.close()));
+
+  it('POSTs the query to <base>/api/v1/query with a bearer token and parses NaN/Inf', async () => {
+    let seen: { url?: string; auth?: string; body?: string } = {};
+    const { url, server } = await serve((req, body) => {
+      seen = { url: req.url, auth: req.headers.authorization, body };
+      return { json: ok([{ metric: { pool: 'a' }, value: [1, 'NaN'] }, { metric: { pool: 'b' }, value: [1, '+Inf'] }]) };
+    });
+    servers.push(server);
+    const c = new PrometheusClient({ url: url + '/select/0/prometheus', bearerToken: 'tok' });
+    const r = await c.query('up');
+    assert.equal(seen.url, '/select/0/prometheus/api/v1/query');
+    assert.equal(seen.auth, 'Bearer tok');
+    assert.equal(new URLSearchParams(seen.body).get('query'), 'up');
+    assert.ok(r.kind === 'vector' && Number.isNaN(r.series[0]!.value) && r.series[1]!.value === Infinity);
+    c.close();
+  });
+
+  it('sends basic auth', async () => {
+    let auth: string | undefined;
+    const { url, server } = await serve((req) => ((auth = req.headers.authorization), { json: ok([]) }));
+    servers.push(server);
+    const c = new PrometheusClient({ url, basicAuth: { username: 'u', password: 'p:w' } });
+    await c.query('up');
+    assert.equal(auth, `Basic ${Buffer.from('u:p:w').toString('base64')}`);
+    c.close();
+  });
+
+  it('reports API errors, HTTP errors and timeouts as PrometheusError with a kind', async () => {
+    const { url, server } = await serve((_req, body) => {
+      const q = new URLSearchParams(body).get('query');
+      if (q === 'bad') return { status: 400, json: { status: 'error', errorType: 'bad_data', error: 'parse error at char 3' } };
+      if (q === 'slow') return { delayMs: 500, json: ok([]) };
+      return { status: 503, json: 'unavailable' };
+    });
+    servers.push(server);
+    const c = new PrometheusClient({ url, timeoutMs: 100 });
+    await assert.rejects(c.query('bad'), (e: PrometheusError) => e.kind === 'http' && e.status === 400 && /bad_data: parse error/.test(e.message));
+    await assert.rejects(c.query('slow'), (e: PrometheusError) => e.kind === 'timeout');
+    await assert.rejects(c.query('other'), (e: PrometheusError) => e.kind === 'http' && e.status === 503);
+    c.close();
+    const dead = new PrometheusClient({ url: 'http://127.0.0.1:1', timeoutMs: 500 });
+    await assert.rejects(dead.query('up'), (e: PrometheusError) => e.kind === 'network');
+    dead.close();
+  });
+
+  it('trusts a custom CA for HTTPS and refuses an unknown one', async function () {
+    this.timeout(30_000);
+    const tls = selfSigned();
+    const { url, server } = await serve(() => ({ json: ok([{ metric: {}, value: [1, '3'] }]) }), tls);
+    servers.push(server);
+    const trusted = new PrometheusClient({ url, ca: tls.cert });
+    const r = await trusted.query('up');
+    assert.ok(r.kind === 'vector' && r.series[0]!.value === 3);
+    trusted.close();
+    const untrusted = new PrometheusClient({ url });
+    await assert.rejects(untrusted.query('up'), (e: PrometheusError) => e.kind === 'network' && /self.signed|certificate/i.test(e.message));
+    untrusted.close();
+  });
+});
