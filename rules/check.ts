@@ -120,7 +120,11 @@ function labelText(labels: Record<string, string>): string {
 export function formatCheckReport(r: CheckReport): string {
   const lines: string[] = [];
   for (const e of r.errors) lines.push(`error: ${formatRuleError(e)}`);
-  for (const s of r.services) lines.push(`service ${s.name} (${s.file}:${s.line}): metric ${s.metric}, pools ${s.pools.join(', ')}`);
+  for (const s of r.services) {
+    lines.push(`service ${s.name} (${s.file}:${s.line}): metric ${s.metric}, pools ${s.pools.join(', ')}`);
+    // Without a Prometheus, still show the PromQL the presets produced.
+    if (r.queries.length === 0) for (const q of s.queries) lines.push(`  ${q.name}: ${q.promql}`);
+  }
   for (const q of r.queries) {
     lines.push(`  ${q.service}/${q.name}: ${q.promql}`);
     if (q.error) {
