@@ -79,15 +79,15 @@ TARGETS=(
   "kwok|kwok|sigs.k8s.io/kwok/cmd/kwok|-s -w|${KWOK_VERSION#v}"
 )
 
-version_of() { # <binary path> ; kubectl wants `version --client`, the others `--version`
-  case "$(basename "$1")" in
-    kubectl) "$1" version --client 2>&1 ;;
-    *) "$1" --version 2>&1 ;;
+version_of() { # <binary name> <path> ; kubectl wants `version --client`, the others `--version`
+  case "$1" in
+    kubectl) "$2" version --client 2>&1 ;;
+    *) "$2" --version 2>&1 ;;
   esac
 }
 
 # A cached binary counts only if it runs and reports the expected version.
-is_good() { [[ -x "$1" ]] && version_of "$1" | grep -qF -- "$2"; }
+is_good() { [[ -x "$2" ]] && version_of "$1" "$2" | grep -qF -- "$3"; }
 
 log "versions: kubernetes $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION, $GO_VERSION"
 log "cache:    $KEY_DIR"
@@ -96,7 +96,7 @@ built=0
 for target in "${TARGETS[@]}"; do
   IFS='|' read -r name module pkg ldflags expect <<<"$target"
   out="$BIN_DIR/$name"
-  if [[ $mode != force ]] && is_good "$out" "$expect"; then
+  if [[ $mode != force ]] && is_good "$name" "$out" "$expect"; then
     log "[$name] cached"
     continue
   fi
@@ -108,10 +108,10 @@ for target in "${TARGETS[@]}"; do
   [[ -x /usr/bin/time ]] && timing=(/usr/bin/time -f "[build-cluster] [$name] %e s wall, %U s user, peak RSS %M KB")
   (cd "$TOOLS/$module" && "${timing[@]}" nice -n 10 go build -p "$JOBS" -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg") \
     || { rm -f "$tmp"; die "go build of $pkg failed (see above)"; }
-  is_good "$tmp" "$expect" || { version_of "$tmp" >&2 || true; rm -f "$tmp"; die "$name does not report '$expect'"; }
+  is_good "$name" "$tmp" "$expect" || { version_of "$name" "$tmp" >&2 || true; rm -f "$tmp"; die "$name does not report '$expect'"; }
   mv -f "$tmp" "$out"
   built=$((built + 1))
-  log "[$name] done in $((SECONDS - start)) s: $(version_of "$out" | head -n1)"
+  log "[$name] done in $((SECONDS - start)) s: $(version_of "$name" "$out" | head -n1)"
 done
 
 # kwok refuses to start without stage configs ("no stages found"); ship the upstream "fast" set next to the binaries.
