@@ -116,14 +116,17 @@ done
 
 # kwok refuses to start without stage configs ("no stages found"); ship the upstream "fast" set next to the binaries.
 # Same stages as kwok's kustomize/stage/fast: node initialize + lease heartbeat, pod ready/complete/delete.
-KWOK_SRC=$(cd "$TOOLS/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
-[[ -n "$KWOK_SRC" && -d "$KWOK_SRC/kustomize/stage" ]] || die "kwok module source not found in the module cache"
 STAGES_DIR="$KEY_DIR/kwok-stages"
-mkdir -p "$STAGES_DIR"
-for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
-         pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
-  install -m 0644 "$KWOK_SRC/kustomize/stage/$f" "$STAGES_DIR/$(basename "$f")"
-done
+STAGES=(node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml
+        pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml)
+if [[ $mode == force || ! -f "$STAGES_DIR/.complete" ]]; then
+  KWOK_SRC=$(cd "$TOOLS/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  [[ -n "$KWOK_SRC" && -d "$KWOK_SRC/kustomize/stage" ]] || die "kwok module source not found in the module cache"
+  mkdir -p "$STAGES_DIR"
+  for f in "${STAGES[@]}"; do install -m 0644 "$KWOK_SRC/kustomize/stage/$f" "$STAGES_DIR/$(basename "$f")"; done
+  touch "$STAGES_DIR/.complete"
+  log "kwok stage configs copied to $STAGES_DIR"
+fi
 
 log "built $built binaries in $((SECONDS - total_start)) s; bin dir (kwok stage configs in ../kwok-stages):"
 printf '%s\n' "$BIN_DIR"
