@@ -47,7 +47,9 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
       decodeUnits = target;
     }
   } else if (target < prev - 1e-9) {
-    decodeUnits = scaleIn(cfg, state, now, prev, target, { signalMissing, guardBlocks: guard.blocksScaleIn, guardMissing: guard.missing }, reasons);
+    // A guard with no value while the decode signal is healthy means no requests finished in its window (an idle
+    // service has no latency quantile), not a broken Prometheus: it does not hold scale-in then.
+    decodeUnits = scaleIn(cfg, state, now, prev, target, { signalMissing, guardBlocks: guard.blocksScaleIn, guardMissing: guard.missing && signalMissing }, reasons);
   }
 
   if (periodic && cfg.periodic?.mode === 'floor' && decodeUnits < periodic.decode) {

@@ -25,7 +25,7 @@ export function evaluateGuards(guards: readonly GuardConfig[], observed: Record<
       verdict.reasons.push({
         code: 'guard-missing',
         detail: { guard: g.name },
-        message: `guard ${g.name} has no usable value; scale-in is held until it returns`,
+        message: `guard ${g.name} has no usable value (no requests in its window, or the query failed)`,
       });
       continue;
     }

@@ -76,8 +76,14 @@ describe('policy core: coordinated decision', () => {
       assert.equal(d.decode.replicas, 10, `decodeTps=${v}`);
       assert.ok(codes(d).includes('signal-missing'));
     }
-    const g = decide(service(), { now: 5000, decodeTps: 1_000, guards: {}, replicas: R(13, 10) }, { decodeUnits: 10 });
+    const g = decide(service(), { now: 5000, decodeTps: undefined, guards: {}, replicas: R(13, 10) }, { decodeUnits: 10 });
     assert.equal(g.decode.replicas, 10);
+    assert.ok(codes(g).includes('guard-missing'));
+  });
+
+  it('an idle service (no latency samples, healthy decode signal) still scales in', () => {
+    const g = decide(service(), { now: 5000, decodeTps: 1_000, guards: {}, replicas: R(13, 10) }, { decodeUnits: 10 });
+    assert.ok(g.decode.replicas < 10);
     assert.ok(codes(g).includes('guard-missing'));
   });
 
