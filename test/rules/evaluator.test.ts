@@ -102,16 +102,18 @@ describe('rules: evaluation through the policy core', () => {
     assert.equal(metricError(() => h.provider.getExternalMetric('llm', 'baton_desired_replicas', all, '')).code, 503);
   });
 
-  it('a missing guard is not an outage: it decides, holding scale-in (policy core)', async () => {
+  it('a missing guard is not an outage: it decides, and an idle service may scale in (policy core)', async () => {
     const h = harness();
     good(h, 5500);
     await h.evaluator.evaluateAll();
+    const before = desired(h);
     good(h, 1000, NaN); // histogram_quantile on no traffic is NaN
     h.advance(5);
     await h.evaluator.evaluateAll();
-    assert.deepEqual(desired(h), { prefill: 9, decode: 6 });
+    const after = desired(h);
+    assert.ok(after.decode < before.decode && after.prefill < before.prefill, `${JSON.stringify(before)} → ${JSON.stringify(after)}`);
     const codes = h.evaluator.state('chat')!.lastGood!.decision.reasons.map((r) => r.code);
-    assert.ok(codes.includes('guard-missing') && codes.includes('scale-in-blocked'), codes.join());
+    assert.ok(codes.includes('guard-missing') && !codes.includes('scale-in-blocked'), codes.join());
     assert.equal(h.evaluator.state('chat')!.lastGood!.atMs, h.now(), 'a fresh decision');
   });
 
