@@ -12,6 +12,9 @@ export interface TableOptions {
   header?: boolean;
 }
 
+/** Terminal width the table and notes are laid out for. */
+const WIDTH = 100;
+
 const POLICY_COLUMNS: TextColumn[] = [
   { title: 'policy', align: 'left' },
   { title: 'GPU-h', align: 'right' },
@@ -53,7 +56,8 @@ export function formatTable(result: ScenarioResult, opts: TableOptions = {}): st
   );
   const table = renderTextTable(columns, cells);
   if (opts.header === false) return table.join('\n') + '\n';
-  return [...planHeader(result, opts.meta), '', ...table, '', ...footnotes(result, hasStatic, hasOracle)].join('\n') + '\n';
+  const notes = footnotes(result, hasStatic, hasOracle).flatMap((n) => wrap(n, WIDTH));
+  return [...planHeader(result, opts.meta), '', ...table, '', ...notes].join('\n') + '\n';
 }
 
 function planHeader(result: ScenarioResult, meta: ReportMeta | undefined): string[] {
@@ -95,7 +99,7 @@ function planHeader(result: ScenarioResult, meta: ReportMeta | undefined): strin
 function footnotes(result: ScenarioResult, hasStatic: boolean, hasOracle: boolean): string[] {
   const any = Object.values(result.results)[0]!;
   const notes = [
-    `SLO attainment: share of completed requests (of ${any.requests.toLocaleString('en-US')} arrived) within the TTFT SLO, the TBT SLO, and both.`,
+    `SLO attainment: share of completed requests (${any.requests.toLocaleString('en-US')} arrived) within the TTFT SLO, the TBT SLO, both.`,
     'P:D drift: mean |ready P:D in units ÷ planned ratio − 1|.',
   ];
   if (hasStatic) notes.push('vs static: GPU-hours change against static peak provisioning.');
@@ -105,4 +109,20 @@ function footnotes(result: ScenarioResult, hasStatic: boolean, hasOracle: boolea
     notes.push(`unfinished at the end (not counted in attainment): ${unfinished.map(([n, r]) => `${n} ${r.unfinished}`).join(', ')}`);
   }
   return notes;
+}
+
+/** Greedy word wrap; continuation lines are indented so each note reads as one item. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = `  ${word}`;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
 }
