@@ -1,0 +1,136 @@
+// Every simulated pod's engine metrics. Create a FleetMetrics first and hand its `observer` to createSimulation (the
+// latency histograms are filled from the simulation's hooks); call `sync(fleet, now)` after advancing the simulation.
+import type { Fleet } from '../fleet/fleet.js';
+import { DecodeInstance } from '../fleet/decode.js';
+import type { Instance } from '../fleet/instance.js';
+import type { SimObserver } from '../simulate.js';
+import type { Signals } from '../signals.js';
+import { flavourSpec, type Flavour, type FlavourSpec } from './families.js';
+import { PodMetrics } from './pod.js';
+import { renderExposition, renderLabels } from './render.js';
+
+export interface FleetMetricsOptions {
+  flavour?: Flavour;
+  /** The `service` label and the prefix of pod names. Default `sim`. */
+  service?: string;
+  namespace?: string;
+  /** The engines' `model_name` label. */
+  modelName?: string;
+  /** Extra labels on every pod's series in /metrics and every /sd target. */
+  labels?: Record<string, string>;
+}
+
+export interface LastControl {
+  t: number;
+  signals: Signals;
+  replicas: Record<string, number>;
+  reasons: string[];
+}
+
+export const DEFAULT_MODEL_NAME = 'meta-llama/Llama-3.1-8B-Instruct';
+
+export class FleetMetrics {
+  readonly spec: FlavourSpec;
+  readonly service: string;
+  readonly namespace: string;
+  readonly modelName: string;
+  readonly labels: Record<string, string>;
+  readonly observer: SimObserver;
+  lastControl: LastControl | undefined;
+  private readonly pods = new Map<Instance, PodMetrics>();
+  private serving: PodMetrics[] = [];
+  private servingByName = new Map<string, PodMetrics>();
+
+  constructor(o: FleetMetricsOptions = {}) {
+    this.spec = flavourSpec(o.flavour ?? 'vllm');
+    this.service = o.service ?? 'sim';
+    this.namespace = o.namespace ?? 'default';
+    this.modelName = o.modelName ?? DEFAULT_MODEL_NAME;
+    this.labels = { ...(o.labels ?? {}) };
+    for (const k of ['pod', 'service', 'role', 'pool', 'namespace']) {
+      if (k in this.labels) throw new Error(`exporter labels: '${k}' is set per pod and cannot be overridden`);
+    }
+    renderLabels(this.labels); // validates names early
+    this.observer = {
+      prefillDone: (req, p) => {
+        // What a prefill engine reports: arrival to its first token (queue + prefill), before the KV transfer.
+        this.podFor(p).ttft.observe(req.prefillDone - req.arrival);
+      },
+      requestDone: (req, ttftS, tbtS, d) => {
+        const pod = this.podFor(d);
+        pod.requestsFinished++;
+        // Every generated token after the first is one inter-token gap; the request's mean gap stands for each.
+        if (req.output > 1) pod.itl.observe(tbtS, req.output - 1);
+        pod.tpot.observe(tbtS);
+        pod.e2e.observe(ttftS + tbtS * req.output);
+      },
+      control: (now, signals, out) => {
+        this.lastControl = { t: now, signals: { ...signals }, replicas: { ...out.replicas }, reasons: (out.reasons ?? []).map((r) => r.code) };
+      },
+    };
+  }
+
+  get flavour(): Flavour {
+    return this.spec.flavour;
+  }
+
+  podName(inst: Instance): string {
+    return `${this.service}-${inst.pool}-${inst.id}`;
+  }
+
+  /** Labels a Prometheus target for this pod carries (service discovery and the aggregated page). */
+  discoveryLabels(pod: PodMetrics): Record<string, string> {
+    return { ...this.labels, pod: pod.name, service: this.service, role: pod.role, pool: pod.instance.pool, namespace: this.namespace };
+  }
+
+  private podFor(inst: Instance): PodMetrics {
+    let pod = this.pods.get(inst);
+    if (!pod) {
+      const name = this.podName(inst);
+      const engine = renderLabels(this.spec.engineLabels(this.modelName, inst.role));
+      const target = renderLabels({ ...this.labels, pod: name, service: this.service, role: inst.role, pool: inst.pool, namespace: this.namespace });
+      pod = new PodMetrics(name, inst, this.spec.bounds, engine, target);
+      this.pods.set(inst, pod);
+    }
+    return pod;
+  }
+
+  /**
+   * Brings pods up to the simulation's `now` (which must not go backwards): pods appear when their instance is ready
+   * (a cold-starting engine serves no metrics yet), stay while draining, and vanish once gone.
+   */
+  sync(fleet: Fleet, now: number): void {
+    const serving: PodMetrics[] = [];
+    for (const p of fleet.pools) {
+      for (const inst of fleet.poolInstances(p.name)) {
+        if (inst.state !== 'ready' && inst.state !== 'draining') continue;
+        if (inst instanceof DecodeInstance) inst.advance(now);
+        const pod = this.podFor(inst);
+        pod.sampleUtilization(now);
+        serving.push(pod);
+      }
+    }
+    for (const inst of this.pods.keys()) if (inst.state === 'gone') this.pods.delete(inst);
+    this.serving = serving;
+    this.servingByName = new Map(serving.map((p) => [p.name, p]));
+  }
+
+  /** Pods serving metrics as of the last sync, in fleet order. */
+  servingPods(): readonly PodMetrics[] {
+    return this.serving;
+  }
+
+  pod(name: string): PodMetrics | undefined {
+    return this.servingByName.get(name);
+  }
+
+  /** Every serving pod's series with discovery labels: one page for a single static scrape target. */
+  render(countScale = 1): string {
+    return renderExposition(this.spec, this.serving, { withTargetLabels: true, countScale });
+  }
+
+  /** One pod's page as its engine serves it (engine labels only; Prometheus adds the target labels). */
+  renderPod(pod: PodMetrics, countScale = 1): string {
+    return renderExposition(this.spec, [pod], { withTargetLabels: false, countScale });
+  }
+}
