@@ -1,11 +1,23 @@
 // `baton`: one CLI, one subcommand per job. Each subcommand lives in its own file under cli/commands/.
 import { Command } from 'commander';
+import { adapterCommand } from './commands/adapter.js';
+import { demoCommand } from './commands/demo.js';
+import { rulesCommand } from './commands/rules.js';
+import { simulateCommand } from './commands/simulate.js';
+import { sweepCommand } from './commands/sweep.js';
 
-export async function main(argv: string[]): Promise<void> {
-  const program = new Command();
-  program
+export function program(): Command {
+  return new Command()
     .name('baton')
     .description('Coordinated autoscaling for prefill/decode disaggregated LLM serving on Kubernetes')
-    .showHelpAfterError();
-  await program.parseAsync(argv);
+    .showHelpAfterError()
+    .addCommand(demoCommand())
+    .addCommand(simulateCommand())
+    .addCommand(sweepCommand())
+    .addCommand(adapterCommand())
+    .addCommand(rulesCommand());
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await program().parseAsync(argv);
 }

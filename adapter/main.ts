@@ -1,0 +1,108 @@
+// `baton adapter`: rules from a directory (hot-reloaded) → evaluator on its own intervals → provider → External
+// Metrics API server. The one place that wires the parts; the CLI, the e2e harness and the benchmarks all start it here.
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Evaluator } from '../rules/evaluator.js';
+import { PrometheusClient, type PrometheusClientOptions } from '../rules/prometheus.js';
+import { RulesProvider } from '../rules/provider.js';
+import { RuleStore } from '../rules/store.js';
+import type { AuthenticationConfig } from './authn.js';
+import { authenticationConfigFromCluster, authenticationConfigFromFiles, loadKubeConfig, pollAuthenticationConfig, sarReviewerFromKubeConfig } from './kube.js';
+import { createAdapterServer, type AdapterLog, type AdapterServer, type AuthOptions, type TlsOptions } from './server.js';
+
+export interface AdapterOptions {
+  rulesDir: string;
+  prometheus: PrometheusClientOptions;
+  host?: string;
+  port?: number;
+  metricsPort?: number;
+  tls: TlsOptions;
+  /** How callers are authenticated and authorized. */
+  security:
+    | { mode: 'insecure-dev' }
+    /** From files: requestheader client CA + allowed names (+ optional client CA); SAR through the kubeconfig, or allow all authenticated. */
+    | { mode: 'files'; requestheaderClientCaFile: string; requestheaderAllowedNames?: string[]; clientCaFile?: string; kubeconfig?: string; authorizeAll?: boolean }
+    /** In-cluster style: CAs from the extension-apiserver-authentication ConfigMap, SAR for every request. */
+    | { mode: 'cluster'; kubeconfig?: string };
+  log?: AdapterLog;
+}
+
+export interface RunningAdapter {
+  server: AdapterServer;
+  evaluator: Evaluator;
+  store: RuleStore;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+export const defaultLog: AdapterLog = (level, message, fields) => {
+  const line = JSON.stringify({ ts: new Date().toISOString(), level, msg: message, ...fields });
+  if (level === 'info') console.log(line);
+  else console.error(line);
+};
+
+export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
+  const log = o.log ?? defaultLog;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'baton_adapter_' });
+  const store = new RuleStore({ dir: o.rulesDir, registry, log: (m) => log('warn', m) });
+  // Refuse to start on an invalid rule set: the error names file, line and field.
+  const rules = await store.load();
+  const prom = new PrometheusClient(o.prometheus);
+  const evaluator = new Evaluator({ query: (q) => prom.query(q), registry, log: (m) => log('warn', m) });
+  evaluator.setRules(rules);
+  store.onChange((rs) => {
+    evaluator.setRules(rs);
+    log('info', 'rules reloaded', { services: rs.services.length });
+  });
+  store.watch();
+  evaluator.start();
+
+  const { auth, kubeconfig } = await authOptions(o);
+  const serverOpts: Parameters<typeof createAdapterServer>[0] = {
+    provider: new RulesProvider(evaluator),
+    tls: o.tls,
+    auth,
+    registry,
+    log,
+    ready: () => (evaluator.rules().services.length > 0 ? true : 'no rules loaded'),
+  };
+  if (o.host !== undefined) serverOpts.host = o.host;
+  if (o.port !== undefined) serverOpts.port = o.port;
+  if (o.metricsPort !== undefined) serverOpts.metricsPort = o.metricsPort;
+  const server = await createAdapterServer(serverOpts);
+  // In cluster mode the front-proxy CA can rotate: follow the ConfigMap and swap it in without a restart.
+  const stopPolling = kubeconfig
+    ? pollAuthenticationConfig(kubeconfig, (cfg) => server.setAuthentication(cfg), (err) => log('warn', 'reading extension-apiserver-authentication failed', { error: String(err) }))
+    : undefined;
+  log('info', 'baton adapter serving', { url: server.url, rules: o.rulesDir, prometheus: o.prometheus.url, services: rules.services.length });
+  return {
+    server,
+    evaluator,
+    store,
+    registry,
+    async close() {
+      stopPolling?.();
+      await server.close();
+      await evaluator.stop();
+      store.close();
+      prom.close();
+    },
+  };
+}
+
+async function authOptions(o: AdapterOptions): Promise<{ auth: AuthOptions; kubeconfig?: Awaited<ReturnType<typeof loadKubeConfig>> }> {
+  const s = o.security;
+  if (s.mode === 'insecure-dev') return { auth: { insecureDev: true } };
+  if (s.mode === 'files') {
+    const files: Parameters<typeof authenticationConfigFromFiles>[0] = { requestheaderClientCaFile: s.requestheaderClientCaFile };
+    if (s.requestheaderAllowedNames) files.requestheaderAllowedNames = s.requestheaderAllowedNames;
+    if (s.clientCaFile) files.clientCaFile = s.clientCaFile;
+    const authentication: AuthenticationConfig = authenticationConfigFromFiles(files);
+    if (s.authorizeAll || !s.kubeconfig) return { auth: { authentication, authorization: { allowAllAuthenticated: true } } };
+    const kc = await loadKubeConfig(s.kubeconfig);
+    return { auth: { authentication, authorization: { reviewer: await sarReviewerFromKubeConfig(kc) } } };
+  }
+  const kc = await loadKubeConfig(s.kubeconfig);
+  const authentication = await authenticationConfigFromCluster(kc);
+  return { auth: { authentication, authorization: { reviewer: await sarReviewerFromKubeConfig(kc) } }, kubeconfig: kc };
+}

@@ -1,0 +1,83 @@
+// `baton adapter`: the External Metrics API server over PromQL rules.
+import { Command } from 'commander';
+import { startAdapter, type AdapterOptions } from '../../adapter/main.js';
+import { integer } from '../options.js';
+
+interface AdapterFlags {
+  rules: string;
+  prometheus: string;
+  prometheusBearerTokenFile?: string;
+  prometheusBasicAuth?: string;
+  prometheusCaFile?: string;
+  host: string;
+  port: number;
+  metricsPort?: number;
+  tlsCertFile?: string;
+  tlsPrivateKeyFile?: string;
+  selfSigned?: boolean;
+  requestheaderClientCaFile?: string;
+  requestheaderAllowedNames?: string;
+  clientCaFile?: string;
+  kubeconfig?: string;
+  authorizeAll?: boolean;
+  insecureDev?: boolean;
+}
+
+export function adapterCommand(): Command {
+  return new Command('adapter')
+    .description('serve external.metrics.k8s.io/v1beta1: desired replicas per service/role/pool computed from PromQL rules')
+    .requiredOption('--rules <dir>', 'directory of rule files (YAML), hot-reloaded')
+    .requiredOption('--prometheus <url>', 'Prometheus (or VictoriaMetrics) HTTP API base URL')
+    .option('--prometheus-bearer-token-file <file>', 'bearer token for Prometheus (re-read on every query)')
+    .option('--prometheus-basic-auth <user:password>', 'basic auth for Prometheus')
+    .option('--prometheus-ca-file <file>', 'CA bundle that signed the Prometheus server certificate')
+    .option('--host <addr>', 'listen address', '127.0.0.1')
+    .option('--port <n>', 'HTTPS port (0 = free)', integer('--port'), 6443)
+    .option('--metrics-port <n>', 'also serve /metrics over plain HTTP on this port', integer('--metrics-port'))
+    .option('--tls-cert-file <file>', 'serving certificate (PEM)')
+    .option('--tls-private-key-file <file>', 'serving key (PEM)')
+    .option('--self-signed', 'development: generate a throwaway serving certificate', false)
+    .option('--requestheader-client-ca-file <file>', "front-proxy CA (kube-apiserver's --requestheader-client-ca-file); without it the cluster's ConfigMap is read")
+    .option('--requestheader-allowed-names <names>', 'comma-separated CNs allowed to act as the front proxy (empty = any)')
+    .option('--client-ca-file <file>', 'CA for ordinary client certificates (e.g. kubectl with a client cert)')
+    .option('--kubeconfig <file>', 'kubeconfig for SubjectAccessReview and the authentication ConfigMap (default: in-cluster / $KUBECONFIG)')
+    .option('--authorize-all', 'with --requestheader-client-ca-file and no kubeconfig: every authenticated caller may read', false)
+    .option('--insecure-dev', 'development only: no authentication or authorization (logged loudly)', false)
+    .action(async (f: AdapterFlags) => {
+      const tls: AdapterOptions['tls'] = f.selfSigned
+        ? { selfSigned: true }
+        : f.tlsCertFile && f.tlsPrivateKeyFile
+          ? { certFile: f.tlsCertFile, keyFile: f.tlsPrivateKeyFile }
+          : fail('give --tls-cert-file and --tls-private-key-file, or --self-signed for development');
+      const security: AdapterOptions['security'] = f.insecureDev
+        ? { mode: 'insecure-dev' }
+        : f.requestheaderClientCaFile
+          ? {
+              mode: 'files', requestheaderClientCaFile: f.requestheaderClientCaFile,
+              requestheaderAllowedNames: (f.requestheaderAllowedNames ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+              ...(f.clientCaFile ? { clientCaFile: f.clientCaFile } : {}), ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}), authorizeAll: f.authorizeAll === true,
+            }
+          : { mode: 'cluster', ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}) };
+      const prometheus: AdapterOptions['prometheus'] = { url: f.prometheus };
+      if (f.prometheusBearerTokenFile) prometheus.bearerTokenFile = f.prometheusBearerTokenFile;
+      if (f.prometheusCaFile) prometheus.caFile = f.prometheusCaFile;
+      if (f.prometheusBasicAuth) {
+        const i = f.prometheusBasicAuth.indexOf(':');
+        if (i < 0) fail('--prometheus-basic-auth must be user:password');
+        prometheus.basicAuth = { username: f.prometheusBasicAuth.slice(0, i), password: f.prometheusBasicAuth.slice(i + 1) };
+      }
+      const opts: AdapterOptions = { rulesDir: f.rules, prometheus, host: f.host, port: f.port, tls, security };
+      if (f.metricsPort !== undefined) opts.metricsPort = f.metricsPort;
+      const running = await startAdapter(opts);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await running.close();
+    });
+}
+
+function fail(message: string): never {
+  throw new Error(message);
+}

@@ -1,0 +1,122 @@
+// `baton simulate`: replay a trace (or a diurnal day drawn from it) through the fleet simulator under each policy,
+// or with --serve-metrics run it live and expose each simulated pod's engine metrics for a real Prometheus.
+import { writeFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { runSpecParallel } from '../../sim/parallel.js';
+import { createProgress, formatTable, renderHtml, toJson, type ReportMeta } from '../../sim/report/index.js';
+import { POLICY_NAMES, type PolicyName, type ScenarioResult } from '../../sim/scenario.js';
+import { servicePreset } from '../../sim/service.js';
+import type { ScenarioSpec } from '../../sim/spec.js';
+import { dataFile } from '../../sim/paths.js';
+import { serveMetricsCommandAction } from '../../sim/exporter/index.js';
+import { integer, listOf, nonNegativeNumber, oneOf, positiveNumber, ratio } from '../options.js';
+
+export const DEFAULT_TRACE = dataFile('traces', 'azure-llm-2023-conv.csv');
+
+export interface SimulateFlags {
+  trace: string;
+  format?: 'azure' | 'mooncake';
+  diurnal?: boolean;
+  envelope?: string;
+  peakRps: number;
+  hours: number;
+  startHour: number;
+  timeScale: number;
+  rateScale: number;
+  service: string;
+  fleet: string;
+  ratio?: { prefill: number; decode: number };
+  policies: PolicyName[];
+  coldStart: number;
+  seed: number;
+  json?: string;
+  html?: string;
+  serveMetrics?: boolean;
+  port: number;
+  speed: number;
+  flavour: 'vllm' | 'sglang';
+  rps: number;
+}
+
+/** Workload and fleet options shared by `simulate` and `demo`. */
+export function addScenarioOptions(cmd: Command): Command {
+  return cmd
+    .option('--trace <file>', 'request trace (Azure CSV or Mooncake JSONL)', DEFAULT_TRACE)
+    .addOption(new Option('--format <format>', 'trace format (default: from the file)').choices(['azure', 'mooncake']))
+    .option('--diurnal', "synthesize a day: request mix from the trace, rate from the paper's normalized day", false)
+    .option('--envelope <csv>', 'rate envelope CSV (window_start_seconds,requests_per_second) instead of the paper day')
+    .option('--peak-rps <n>', 'diurnal: requests/s at the envelope peak', positiveNumber('--peak-rps'), 200)
+    .option('--hours <h>', 'diurnal: hours to simulate', positiveNumber('--hours'), 24)
+    .option('--start-hour <h>', 'diurnal: hour of day the run starts', nonNegativeNumber('--start-hour'), 0)
+    .option('--time-scale <x>', 'replay: stretch time by x', positiveNumber('--time-scale'), 1)
+    .option('--rate-scale <x>', 'replay: multiply the arrival rate by x', positiveNumber('--rate-scale'), 1)
+    .option('--service <name>', 'service preset: A (3000/350 tokens, TTFT 1 s, TBT 40 ms) or B (7800/700, 1 s, 20 ms)', 'A')
+    .option('--fleet <fleet>', "'heterogeneous' (prefill H100, decode H20 + H200) or 'homogeneous[:GPU]'", 'heterogeneous')
+    .option('--ratio <P:D>', 'P:D ratio for the coordinated policy (default: from per-instance capacity)', ratio)
+    .option('--cold-start <s>', 'seconds before a new instance serves', nonNegativeNumber('--cold-start'), 120)
+    .option('--seed <n>', 'random seed', integer('--seed'), 7);
+}
+
+export function specFrom(f: SimulateFlags, policies: PolicyName[]): ScenarioSpec {
+  servicePreset(f.service); // fail early with the list of presets
+  const workload: ScenarioSpec['workload'] = {
+    trace: f.trace,
+    diurnal: f.diurnal === true,
+    peakRps: f.peakRps,
+    startHour: f.startHour,
+    hours: f.hours,
+    timeScale: f.timeScale,
+    rateScale: f.rateScale,
+    seed: f.seed,
+  };
+  if (f.format) workload.format = f.format;
+  if (f.envelope) workload.envelopeCsv = f.envelope;
+  const spec: ScenarioSpec = { service: f.service, fleet: f.fleet, workload, policies, coldStartS: f.coldStart };
+  if (f.ratio) spec.ratio = f.ratio;
+  return spec;
+}
+
+export async function runAndReport(spec: ScenarioSpec, f: Pick<SimulateFlags, 'json' | 'html'>, source: string): Promise<ScenarioResult> {
+  const progress = createProgress(spec.policies);
+  let result: ScenarioResult;
+  try {
+    result = await runSpecParallel(spec, (p, x) => progress.update(p, x));
+  } finally {
+    progress.stop();
+  }
+  const svc = servicePreset(spec.service);
+  const meta: ReportMeta = { service: svc, startS: spec.workload.diurnal ? spec.workload.startHour * 3600 : 0, durationS: spec.workload.diurnal ? spec.workload.hours * 3600 : Object.values(result.results)[0]?.timeline.at(-1)?.t ?? 1, source };
+  console.log(formatTable(result, { meta }));
+  if (f.json) {
+    writeFileSync(f.json, JSON.stringify(toJson(result, meta), null, 2));
+    console.log(`JSON written to ${f.json}`);
+  }
+  if (f.html) {
+    writeFileSync(f.html, renderHtml(result, meta));
+    console.log(`HTML report written to ${f.html}`);
+  }
+  return result;
+}
+
+export function simulateCommand(): Command {
+  const cmd = new Command('simulate')
+    .description('replay a trace or a diurnal day through the P/D fleet simulator under each policy, side by side')
+    .option('--policies <list>', `comma-separated: ${POLICY_NAMES.join(', ')}`, listOf('--policies', POLICY_NAMES), [...POLICY_NAMES])
+    .option('--json <file>', 'write the figures as JSON (policies.<name>.gpuHours, .sloAttainment, …)')
+    .option('--html <file>', 'write a self-contained HTML report with charts')
+    .option('--serve-metrics', 'run live instead: expose every simulated pod\'s /metrics (vLLM/SGLang names) for Prometheus', false)
+    .option('--port <n>', 'serve-metrics: port on 127.0.0.1 (0 = free)', integer('--port'), 9400)
+    .option('--speed <x>', 'serve-metrics: simulated seconds per wall second', positiveNumber('--speed'), 1)
+    .option('--rps <n>', 'serve-metrics: initial requests/s (change it live with POST /load)', positiveNumber('--rps'), 10)
+    .addOption(new Option('--flavour <engine>', 'serve-metrics: metric names').choices(['vllm', 'sglang']).default('vllm'));
+  addScenarioOptions(cmd);
+  return cmd.action(async (f: SimulateFlags) => {
+    if (f.serveMetrics) {
+      const policy = f.policies.length === 1 ? f.policies[0]! : 'coordinated';
+      await serveMetricsCommandAction({ service: f.service, policy, rps: f.rps, port: f.port, speed: f.speed, flavour: f.flavour, trace: f.trace, coldStartS: f.coldStart, seed: f.seed });
+      return;
+    }
+    const spec = specFrom(f, f.policies);
+    await runAndReport(spec, f, spec.workload.diurnal ? `diurnal day from ${f.trace}` : `replay of ${f.trace}`);
+  });
+}

@@ -1,0 +1,73 @@
+// `baton sweep`: the pressure test (throughput by P:D ratio, the paper's bell curve) and, with --metrics, the metric
+// study (each of the eight signals as the scaling signal).
+import { writeFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { heterogeneousPools } from '../../sim/scenario.js';
+import { servicePreset } from '../../sim/service.js';
+import { metricStudy } from '../../sim/studies/metrics.js';
+import { pressureTest } from '../../sim/studies/pressure.js';
+import { buildWorkload } from '../../sim/workload/build.js';
+import { loadTrace } from '../../sim/workload/index.js';
+import { integer, positiveNumber } from '../options.js';
+import { DEFAULT_TRACE } from './simulate.js';
+
+interface SweepFlags {
+  service: string;
+  prefillGpu: string;
+  decodeGpu: string;
+  total: number;
+  trace: string;
+  json?: string;
+  metrics?: boolean;
+  peakRps: number;
+  seed: number;
+}
+
+export function bar(fraction: number, width = 40): string {
+  const n = Math.max(0, Math.round(fraction * width));
+  return '█'.repeat(n) + ' '.repeat(width - n);
+}
+
+export function sweepCommand(): Command {
+  return new Command('sweep')
+    .description('pressure test: max throughput within SLOs by P:D ratio for a service and pool pair (HeteroScale Algorithm 1)')
+    .option('--service <name>', 'service preset (A or B)', 'A')
+    .option('--prefill-gpu <type>', 'GPU of the prefill pool', 'H100')
+    .option('--decode-gpu <type>', 'GPU of the decode pool', 'H20')
+    .option('--total <n>', 'instances split between prefill and decode', integer('--total', 2), 16)
+    .option('--trace <file>', 'trace whose request mix is replayed', DEFAULT_TRACE)
+    .option('--metrics', 'also run the metric study: each of the eight signals as the scaling signal over 8 hours', false)
+    .option('--peak-rps <n>', 'metric study: peak requests/s of the 8-hour replay', positiveNumber('--peak-rps'), 120)
+    .option('--seed <n>', 'random seed', integer('--seed'), 7)
+    .option('--json <file>', 'write the results as JSON')
+    .action((f: SweepFlags) => {
+      const service = servicePreset(f.service);
+      const lengths = loadTrace(f.trace);
+      console.log(`Pressure test: ${service.name} (${service.meanInput}/${service.meanOutput} tokens, TTFT ≤ ${service.sloTtftS} s, TBT ≤ ${service.sloTbtS * 1000} ms), prefill ${f.prefillGpu}, decode ${f.decodeGpu}, ${f.total} instances`);
+      const result = pressureTest({ service, prefillGpu: f.prefillGpu, decodeGpu: f.decodeGpu, total: f.total, lengths, seed: f.seed });
+      const top = result.best.decodeTps;
+      for (const p of result.points) {
+        const mark = p === result.best ? '  ← best' : '';
+        console.log(`  ${String(p.prefill).padStart(2)}P:${String(p.decode).padEnd(2)}D  ${bar(top > 0 ? p.decodeTps / top : 0)} ${p.maxRps.toFixed(1).padStart(6)} req/s  ${Math.round(p.decodeTps).toString().padStart(6)} decode tok/s${mark}`);
+      }
+      console.log(`Best ratio ${result.best.prefill}:${result.best.decode}; throughput there is ${(result.peakOverExtremes * 100).toFixed(0)} % above the better extreme.`);
+      console.log(`Use it: baton simulate --ratio ${result.best.prefill}:${result.best.decode} …  (decode target per instance ≈ ${Math.round(result.best.decodeTps / result.best.decode)} tok/s at the SLO edge)`);
+      const out: Record<string, unknown> = { service: service.name, prefillGpu: f.prefillGpu, decodeGpu: f.decodeGpu, total: f.total, pressure: result };
+      if (f.metrics) {
+        const w = buildWorkload({ trace: f.trace, diurnal: true, peakRps: f.peakRps, startHour: 8, hours: 8, timeScale: 1, rateScale: 1, seed: f.seed }, service);
+        const pools = heterogeneousPools().filter((p) => p.preference === 0);
+        const ratio = { prefill: result.best.prefill, decode: result.best.decode };
+        const study = metricStudy({ service, pools, requests: w.requests, startS: w.startS, durationS: w.durationS, policies: [], ratio, timelineStepS: 600 });
+        console.log(`\nMetric study: 08:00–16:00 of the paper's day at peak ${f.peakRps} req/s, one signal sizing both roles at ${ratio.prefill}:${ratio.decode}`);
+        console.log('  signal               target     GPU-hours  SLO both   tracks load  scales in');
+        for (const s of study) {
+          console.log(`  ${s.signal.padEnd(20)} ${s.target.toPrecision(3).padStart(8)}  ${s.result.gpuHours.toFixed(1).padStart(9)}  ${(s.result.sloAttainment.both * 100).toFixed(2).padStart(7)} %  ${s.tracking.toFixed(2).padStart(10)}  ${s.scaledIn ? 'yes' : 'NO'}`);
+        }
+        out.metricStudy = study.map((s) => ({ signal: s.signal, target: s.target, gpuHours: s.result.gpuHours, sloAttainment: s.result.sloAttainment, tracking: s.tracking, scaledIn: s.scaledIn }));
+      }
+      if (f.json) {
+        writeFileSync(f.json, JSON.stringify(out, null, 2));
+        console.log(`JSON written to ${f.json}`);
+      }
+    });
+}
