@@ -1,9 +1,10 @@
 // Exporter mode (`baton simulate --serve-metrics`): a simulated P/D fleet whose pods expose real engine metrics.
 import { dataFile } from '../paths.js';
 import {
-  buildOracle, buildPolicy, heterogeneousPools, planScenario, simulationConfig,
+  buildOracle, buildPolicy, heterogeneousPools, planScenario, POLICY_NAMES, simulationConfig,
   type PolicyName, type PoolPlan, type ScenarioOptions, type ScenarioPlan,
 } from '../scenario.js';
+import type { SimPolicy } from '../policy.js';
 import { servicePreset, type ServicePreset } from '../service.js';
 import { createSimulation } from '../simulate.js';
 import { loadTrace, type TraceFormat } from '../workload/index.js';
@@ -27,8 +28,11 @@ export interface ExporterScenarioOptions {
   service?: string | ServicePreset;
   /** Default: the heterogeneous fleet (prefill H100, decode H20 + H200). */
   pools?: PoolPlan[];
-  /** Default `coordinated`. `oracle` needs foresight of the whole run and is refused. */
-  policy?: PolicyName;
+  /**
+   * Default `coordinated`. `oracle` needs foresight of the whole run and is refused. A SimPolicy runs as given, e.g.
+   * `new StaticPolicy({ 'prefill-h100': 4, 'decode-h100': 3 })` for a fixed fleet whose load alone changes.
+   */
+  policy?: PolicyName | SimPolicy;
   /** Initial requests per simulated second. Default 10. */
   rps?: number;
   /** Request lengths to draw from; default the trace below. */
@@ -69,7 +73,10 @@ export interface ExporterScenario extends RunningExporter {
 /** Plans a scenario like `baton simulate` does, runs its policy live and serves the fleet's metrics. */
 export async function startExporterScenario(o: ExporterScenarioOptions = {}): Promise<ExporterScenario> {
   const svc = typeof o.service === 'object' ? o.service : servicePreset(o.service ?? 'A');
-  const policyName = o.policy ?? 'coordinated';
+  const policyName = typeof o.policy === 'object' ? undefined : o.policy ?? 'coordinated';
+  if (policyName !== undefined && !(POLICY_NAMES as readonly string[]).includes(policyName)) {
+    throw new Error(`exporter mode: unknown policy '${policyName}'; known: ${POLICY_NAMES.filter((n) => n !== 'oracle').join(', ')}`);
+  }
   if (policyName === 'oracle') throw new Error("exporter mode: policy 'oracle' needs foresight of the whole run; use coordinated, static, hpa-util or per-role-tps");
   const mix = o.mix ?? loadTrace(o.trace ?? dataFile('traces', 'azure-llm-2023-conv.csv'), o.traceFormat);
   const scaleToService = (o.lengths ?? 'service') === 'service';
@@ -87,12 +94,16 @@ export async function startExporterScenario(o: ExporterScenarioOptions = {}): Pr
     requests: () => arrivals.snapshot(Infinity),
     startS: o.startS ?? 0,
     durationS: o.durationS ?? Infinity,
-    policies: [policyName],
+    policies: policyName ? [policyName] : [],
   };
   for (const k of ['coldStartS', 'tickS', 'windowS', 'seed', 'ratio'] as const) if (o[k] !== undefined) (scenario as unknown as Record<string, unknown>)[k] = o[k];
   const plan = planScenario(scenario);
-  const oracle = buildOracle({ ...scenario, durationS: Math.min(scenario.durationS, ORACLE_HORIZON_S) }, plan);
-  const policy = buildPolicy(policyName, scenario, plan, oracle);
+  let policy: SimPolicy;
+  if (typeof o.policy === 'object') policy = o.policy;
+  else {
+    const oracle = buildOracle({ ...scenario, durationS: Math.min(scenario.durationS, ORACLE_HORIZON_S) }, plan);
+    policy = buildPolicy(policyName!, scenario, plan, oracle);
+  }
   const cfg = simulationConfig(scenario, plan);
 
   const exporterOptions: ExporterOptions = {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_NETWORK, type SimPool } from '../../sim/fleet/fleet.js';
+import { StaticPolicy } from '../../sim/policies/static.js';
 import type { SimPolicy } from '../../sim/policy.js';
 import { homogeneousPools } from '../../sim/scenario.js';
 import { servicePreset } from '../../sim/service.js';
@@ -347,7 +348,11 @@ describe('sim exporter: steering the load', function () {
   });
 
   it('POST /load sets the rate and refuses bad bodies', async () => {
-    run = await startExporterScenario({ rps: 5, mix: MIX, lengths: 'trace', speed: 20, pools: homogeneousPools('H100', 10) });
+    const fixed = new StaticPolicy({ 'prefill-h100': 2, 'decode-h100': 3 });
+    run = await startExporterScenario({ rps: 5, mix: MIX, lengths: 'trace', speed: 20, pools: homogeneousPools('H100', 10), policy: fixed });
+    const state = (await (await fetch(run.url + '/state')).json()) as { policy: string; pools: Record<string, { ready: number }> };
+    assert.equal(state.policy, 'static');
+    assert.deepEqual([state.pools['prefill-h100']!.ready, state.pools['decode-h100']!.ready], [2, 3]);
     const post = (body: string): Promise<Response> => fetch(run!.url + '/load', { method: 'POST', body });
     const ok = await post('{"rps": 12}');
     assert.equal(ok.status, 200);
@@ -378,6 +383,7 @@ describe('sim exporter: steering the load', function () {
 
   it('refuses the oracle, which needs foresight', async () => {
     await assert.rejects(startExporterScenario({ policy: 'oracle' }), /oracle' needs foresight/);
+    await assert.rejects(startExporterScenario({ policy: 'nope' as 'static' }), /unknown policy 'nope'; known: static, hpa-util/);
   });
 });
 
@@ -409,11 +415,19 @@ describe('sim exporter: pods come and go', function () {
     // At 20 s two decode pods drain and go; a second prefill pod starts cold and is ready at 30 s.
     const deadline = Date.now() + 10_000;
     let now = first;
+    let sawStarting = false;
     while (Date.now() < deadline) {
       now = await sdPods();
-      if (now.length === 3 && now.filter((p) => p.includes('decode')).length === 1) break;
-      await sleep(100);
+      // Read after /sd: if the new pod is still cold-starting now, it was then too, and must not have been listed.
+      const state = (await (await fetch(run.url + '/state')).json()) as { pools: Record<string, { starting: number }> };
+      if (state.pools['prefill-h100']!.starting === 1) {
+        sawStarting = true;
+        assert.ok(!now.includes('svc-prefill-h100-4'), 'a cold-starting pod must not be discovered yet');
+      }
+      if (now.length === 3 && now.filter((p) => p.includes('decode')).length === 1 && now.includes('svc-prefill-h100-4')) break;
+      await sleep(50);
     }
+    assert.ok(sawStarting, 'never saw the new prefill pod cold-starting');
     assert.equal(now.filter((p) => p.includes('decode')).length, 1, `pods now: ${now.join(', ')}`);
     assert.deepEqual(now.filter((p) => p.includes('prefill')), ['svc-prefill-h100-0', 'svc-prefill-h100-4']);
     const gone = first.filter((p) => !now.includes(p));
