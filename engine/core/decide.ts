@@ -2,7 +2,7 @@
 // latency guards add fixed scale-out steps, and cooldown/hysteresis/damping keep it calm. Both roles are decided together.
 import { evaluateGuards, isUsable } from './guards.js';
 import { periodicEntryAt } from './periodic.js';
-import type { Decision, PolicyState, Reason, Role, RoleDecision, ServiceObservation, ServicePolicyConfig } from './types.js';
+import { DEFAULT_GUARD_CEILING, type Decision, type PolicyState, type Reason, type Role, type RoleDecision, type ServiceObservation, type ServicePolicyConfig } from './types.js';
 import { round3, smallestStep, splitUnits, unitBounds, unitsOf } from './units.js';
 
 export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state: PolicyState): Decision {
@@ -16,12 +16,14 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
   reasons.push(...guard.reasons);
 
   let target: number;
+  let signalUnits: number | undefined;
   let signalMissing = false;
   if (cfg.periodic?.mode === 'only' && periodic) {
     target = periodic.decode;
     reasons.push(reason('periodic', 'decode', { decodeUnits: periodic.decode, from: periodic.from }, `periodic table (${periodic.from}): ${periodic.decode} decode units`));
   } else if (isUsable(obs.decodeTps)) {
     target = obs.decodeTps / cfg.decodeTpsPerUnit;
+    signalUnits = target;
     reasons.push(reason('signal', 'decode', { decodeTps: round3(obs.decodeTps), perUnit: cfg.decodeTpsPerUnit, units: round3(target) },
       `decode TPS ${round3(obs.decodeTps)} / ${cfg.decodeTpsPerUnit} per unit = ${round3(target)} decode units`));
   } else {
@@ -33,7 +35,13 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
 
   if (guard.scaleOut > 0) {
     const base = obs.ready ? unitsOf(cfg.pools, 'decode', obs.ready) : Math.max(current, prev);
-    const guarded = base * (1 + guard.scaleOut);
+    let guarded = base * (1 + guard.scaleOut);
+    const ceiling = (cfg.stability.guardCeiling ?? DEFAULT_GUARD_CEILING) * (signalUnits ?? Infinity);
+    if (guarded > ceiling) {
+      reasons.push(reason('guard-ceiling', 'decode', { guarded: round3(guarded), ceiling: round3(ceiling), factor: cfg.stability.guardCeiling ?? DEFAULT_GUARD_CEILING },
+        `guard scale-out capped at ${cfg.stability.guardCeiling ?? DEFAULT_GUARD_CEILING}× the signal's ${round3(signalUnits ?? 0)} units: more capacity would not fix this latency`));
+      guarded = ceiling;
+    }
     if (guarded > target) target = guarded;
   }
 

@@ -46,7 +46,14 @@ export interface StabilityConfig {
   scaleInHysteresis: number;
   /** Fraction of the scale-in gap closed per step (1 = jump, 0.5 = halfway). */
   scaleInDamping: number;
+  /**
+   * Guards may add capacity up to this multiple of what the decode signal asks for (default 2). A latency SLO that no
+   * amount of capacity can meet (a prompt whose prefill alone exceeds TTFT) must not ratchet the fleet to its maximum.
+   */
+  guardCeiling?: number;
 }
+
+export const DEFAULT_GUARD_CEILING = 2;
 
 export interface PeriodicEntry {
   /** Time of day "HH:MM" at which this entry starts; it lasts until the next entry (wrapping at midnight). */
@@ -105,6 +112,7 @@ export type ReasonCode =
   | 'signal-missing'
   | 'guard'
   | 'guard-missing'
+  | 'guard-ceiling'
   | 'scale-in-blocked'
   | 'hysteresis'
   | 'damping'

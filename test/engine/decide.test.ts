@@ -62,6 +62,20 @@ describe('policy core: coordinated decision', () => {
     assert.equal(g?.detail['tier'], 2);
   });
 
+  it('caps guard scale-out at a multiple of the signal so an unreachable SLO cannot ratchet to max', () => {
+    const cfg = service({ stability: { scaleUpCooldownS: 0, scaleDownCooldownS: 300, scaleInHysteresis: 0.1, scaleInDamping: 0.5, guardCeiling: 1.5 } });
+    let state: PolicyState = {};
+    let replicas: Record<string, number> = R(13, 10);
+    for (let t = 0; t < 20; t++) {
+      const d = decide(cfg, { now: t * 60, decodeTps: 10_000, guards: { tbt_p99: 0.08 }, replicas, ready: replicas }, state);
+      state = d.state;
+      replicas = { ...d.prefill.pools, ...d.decode.pools };
+    }
+    assert.equal(replicas['decode-h200'], 15); // 1.5 × 10 units, not 100
+    const last = decide(cfg, { now: 9999, decodeTps: 10_000, guards: { tbt_p99: 0.08 }, replicas, ready: replicas }, state);
+    assert.ok(codes(last).includes('guard-ceiling'));
+  });
+
   it('does not scale in while a guard is above its first tier', () => {
     // Signal says 2 units, the guard fires but its scale-out is in cooldown: the result must not go down.
     const d = decide(service(), obs(2_000, R(13, 10), 5000, 0.038), { decodeUnits: 10, lastScaleUpAt: 4990 });
