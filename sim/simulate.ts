@@ -249,7 +249,7 @@ export function createSimulation(cfg: SimulationConfig, requests: Iterable<SimRe
   };
 
   const onReady = (inst: Instance, now: number): void => {
-    if (inst.state === 'starting') inst.state = 'ready';
+    fleet.markReady(inst);
     if (inst.role === 'prefill' && fleet.pendingPrefill.length) {
       const q = fleet.pendingPrefill.splice(0);
       for (const r of q) startPrefill(r, now);
@@ -376,7 +376,7 @@ export function createSimulation(cfg: SimulationConfig, requests: Iterable<SimRe
   for (const p of cfg.pools) {
     const n = Math.max(0, Math.min(p.maxInstances, Math.round(initial[p.name] ?? 0)));
     spec[p.name] = n;
-    for (const inst of fleet.scale(p.name, n, cfg.startS, true)) inst.state = 'ready';
+    for (const inst of fleet.scale(p.name, n, cfg.startS, true)) fleet.markReady(inst);
   }
   snaps.push({ t: cfg.startS, prefillTokens: 0, decodeTokens: 0, busy: { prefill: 0, decode: 0 }, readyS: { prefill: 0, decode: 0 }, kvUsageS: 0, arrivals: 0 });
   pullArrival();

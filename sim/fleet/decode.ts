@@ -89,7 +89,8 @@ export class DecodeInstance extends Instance {
       finished.push(slot.req);
     }
     if (this.kvTokens < 0) this.kvTokens = 0;
-    while (this.kvTokens > this.kvCap + eps && this.running.size > 1) this.preemptNewest();
+    // Full (or past full through float drift): the newest sequence gives its blocks back.
+    while (this.kvTokens >= this.kvCap - eps && this.running.size > 1) this.preemptNewest();
     this.admit();
   }
 

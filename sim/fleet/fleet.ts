@@ -118,6 +118,7 @@ export class Fleet {
     const list = this.poolInstances(pool);
     const active = list.filter((i) => i.state === 'starting' || i.state === 'ready');
     const created: Instance[] = [];
+    this.readyCache = undefined;
     if (want > active.length) {
       for (let k = active.length; k < want; k++) created.push(this.create(spec, now, instant));
     } else if (want < active.length) {
@@ -177,6 +178,7 @@ export class Fleet {
   retire(i: Instance, now: number): void {
     if (i.state === 'gone') return;
     i.state = 'gone';
+    this.readyCache = undefined;
     i.goneAt = now;
     if (i instanceof DecodeInstance) {
       i.advance(now);
@@ -188,19 +190,42 @@ export class Fleet {
     if (at >= 0) list.splice(at, 1);
   }
 
-  /** The prefill instance with the least outstanding work, or undefined when none is ready. */
+  // Ready instances per role, rebuilt only when an instance changes state; routing scans them every request.
+  private readyCache: Record<Role, Instance[]> | undefined;
+  private rr: Record<Role, number> = { prefill: 0, decode: 0 };
+
+  /** Call whenever an instance's state changes outside `scale`/`retire` (e.g. it finished its cold start). */
+  markReady(i: Instance): void {
+    if (i.state === 'starting') i.state = 'ready';
+    this.readyCache = undefined;
+  }
+
+  private ready(role: Role): Instance[] {
+    if (!this.readyCache) {
+      const c: Record<Role, Instance[]> = { prefill: [], decode: [] };
+      for (const p of this.pools) for (const i of this.poolInstances(p.name)) if (i.state === 'ready') c[i.role].push(i);
+      this.readyCache = c;
+    }
+    return this.readyCache[role];
+  }
+
+  /**
+   * The prefill instance with the least outstanding work, or undefined when none is ready. Scans start at a rotating
+   * offset so ties (idle instances at light load) spread round-robin instead of piling onto the first instance.
+   */
   routePrefill(now: number): PrefillInstance | undefined {
+    const list = this.ready('prefill');
+    const n = list.length;
+    if (n === 0) return undefined;
+    const start = this.rr.prefill++ % n;
     let best: PrefillInstance | undefined;
     let bestBacklog = Infinity;
-    for (const p of this.pools) {
-      if (p.role !== 'prefill') continue;
-      for (const i of this.poolInstances(p.name)) {
-        if (i.state !== 'ready') continue;
-        const b = (i as PrefillInstance).backlog(now);
-        if (b < bestBacklog) {
-          bestBacklog = b;
-          best = i as PrefillInstance;
-        }
+    for (let j = 0; j < n; j++) {
+      const i = list[(start + j) % n] as PrefillInstance;
+      const b = i.backlog(now);
+      if (b < bestBacklog) {
+        bestBacklog = b;
+        best = i;
       }
     }
     return best;
@@ -208,18 +233,18 @@ export class Fleet {
 
   /** The least loaded decode instance, preferring the prefill instance's switch unless it is much busier. */
   routeDecode(from: Instance | undefined): DecodeInstance | undefined {
+    const list = this.ready('decode');
+    const n = list.length;
+    if (n === 0) return undefined;
+    const start = this.rr.decode++ % n;
     let best: DecodeInstance | undefined;
     let bestScore = Infinity;
-    for (const p of this.pools) {
-      if (p.role !== 'decode') continue;
-      for (const i of this.poolInstances(p.name)) {
-        if (i.state !== 'ready') continue;
-        const d = i as DecodeInstance;
-        const score = d.load() + (from && d.switchId !== from.switchId ? 0.15 : 0);
-        if (score < bestScore) {
-          bestScore = score;
-          best = d;
-        }
+    for (let j = 0; j < n; j++) {
+      const d = list[(start + j) % n] as DecodeInstance;
+      const score = d.load() + (from && d.switchId !== from.switchId ? 0.15 : 0);
+      if (score < bestScore) {
+        bestScore = score;
+        best = d;
       }
     }
     return best;
