@@ -42,10 +42,21 @@ describe('simulator acceptance: a diurnal day, every policy side by side', funct
     assert.ok(r.results.coordinated!.sloAttainment.both >= 0.99, String(r.results.coordinated!.sloAttainment.both));
   });
 
-  it('HPA on decode GPU utilization never scales decode in (the paper\'s Fig. 6d failure)', () => {
-    const decode = r.results['hpa-util']!.timeline.map((p) => p.replicas.decode);
-    for (let i = 1; i < decode.length; i++) assert.ok(decode[i]! >= decode[i - 1]!, `decode went ${decode[i - 1]} → ${decode[i]} at point ${i}`);
-    assert.ok(decode[decode.length - 1]! > decode[0]!, 'it scaled out and stayed out');
+  it('HPA on decode GPU utilization never scales decode in to what the load needs (the paper\'s Fig. 6d failure)', () => {
+    // Decode reads ~86 % whenever it runs a batch of any size, so the HPA (target 70 %) keeps adding decode pods until
+    // enough of them sit idle to pull the average down: it settles far above the need and stays there at every hour.
+    const util = r.results['hpa-util']!.timeline;
+    const oracle = r.results.oracle!.timeline;
+    const firstHour = 3600 + util[0]!.t;
+    let checked = 0;
+    for (let k = 0; k < util.length && k < oracle.length; k++) {
+      if (util[k]!.t < firstHour) continue;
+      const need = oracle[k]!.replicas.decode;
+      assert.ok(util[k]!.replicas.decode >= 3 * need, `at t=${util[k]!.t}: ${util[k]!.replicas.decode} decode pods for a need of ${need}`);
+      checked++;
+    }
+    assert.ok(checked > 200);
+    assert.ok(r.results['hpa-util']!.gpuHours >= 5 * r.results.coordinated!.gpuHours);
   });
 
   it('per-role uncoordinated TPS shows worse attainment or more GPU-hours than coordinated', () => {
