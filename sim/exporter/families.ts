@@ -47,6 +47,9 @@ const SGLANG_E2E = [0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 
 /** DCGM exporter's GPU utilization (percent), one series per GPU of the pod. Rendered separately (per-GPU label). */
 export const GPU_UTIL_METRIC = 'DCGM_FI_DEV_GPU_UTIL';
 export const GPU_UTIL_HELP = 'GPU utilization (in %).';
+/** DCGM profiling metric: share of time at least one warp was active on an SM, averaged over SMs (ratio). */
+export const SM_ACTIVE_METRIC = 'DCGM_FI_PROF_SM_ACTIVE';
+export const SM_ACTIVE_HELP = 'The ratio of cycles an SM has at least 1 warp assigned.';
 
 const counter = (name: string, help: string, value: (p: PodMetrics) => number, labels?: string): ScalarFamily =>
   ({ kind: 'counter', name, help, value, countsEvents: true, ...(labels ? { labels } : {}) });

@@ -3,7 +3,7 @@
 import { DecodeInstance } from '../fleet/decode.js';
 import type { Instance } from '../fleet/instance.js';
 import { PrefillInstance } from '../fleet/prefill.js';
-import { DECODE_UTIL_BUSY, UTIL_IDLE } from '../signals.js';
+import { DECODE_SM_BASE, DECODE_SM_SPAN, DECODE_UTIL_BUSY, PREFILL_SM_BUSY, UTIL_IDLE } from '../signals.js';
 import { BucketHistogram } from './histogram.js';
 
 export interface HistogramBounds {
@@ -25,6 +25,8 @@ export class PodMetrics {
   requestsFinished = 0;
   /** DCGM_FI_DEV_GPU_UTIL, percent. */
   gpuUtilPct = UTIL_IDLE * 100;
+  /** DCGM_FI_PROF_SM_ACTIVE, ratio 0–1 (same model as the simulator's SM-activity signal). */
+  smActive = 0;
   private utilMark: { t: number; busy: number } | undefined;
 
   constructor(
@@ -96,6 +98,7 @@ export class PodMetrics {
     // Decode reads ~86 % whenever a batch runs, whatever its size (measured); prefill is busy or idle.
     const busyUtil = this.role === 'decode' ? DECODE_UTIL_BUSY : 1;
     this.gpuUtilPct = (frac * busyUtil + (1 - frac) * UTIL_IDLE) * 100;
+    this.smActive = this.role === 'decode' ? frac * (DECODE_SM_BASE + DECODE_SM_SPAN * this.kvUsage()) : frac * PREFILL_SM_BUSY;
     this.utilMark = { t: now, busy };
   }
 }

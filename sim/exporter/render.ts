@@ -1,7 +1,7 @@
 // Prometheus text exposition (format 0.0.4) for a set of simulated pods, written by hand: one HELP/TYPE header per family
 // with every pod's series under it (per-pod prom-client registries cannot be merged into one valid page), and no
 // per-scrape allocation beyond the output string.
-import { GPU_UTIL_HELP, GPU_UTIL_METRIC, type FlavourSpec } from './families.js';
+import { GPU_UTIL_HELP, GPU_UTIL_METRIC, SM_ACTIVE_HELP, SM_ACTIVE_METRIC, type FlavourSpec } from './families.js';
 import { formatLe } from './histogram.js';
 import type { PodMetrics } from './pod.js';
 
@@ -77,6 +77,13 @@ export function renderExposition(spec: FlavourSpec, pods: readonly PodMetrics[],
     const own = o.withTargetLabels ? p.targetLabels : '';
     for (let g = 0; g < p.instance.gpus; g++) {
       out.push(`${GPU_UTIL_METRIC}{${join(`gpu="${g}"`, `modelName="${escapeLabelValue(p.instance.gpu.type)}"`, own)}} ${num(Math.round(p.gpuUtilPct))}`);
+    }
+  }
+  out.push(`# HELP ${SM_ACTIVE_METRIC} ${SM_ACTIVE_HELP}`, `# TYPE ${SM_ACTIVE_METRIC} gauge`);
+  for (const p of pods) {
+    const own = o.withTargetLabels ? p.targetLabels : '';
+    for (let g = 0; g < p.instance.gpus; g++) {
+      out.push(`${SM_ACTIVE_METRIC}{${join(`gpu="${g}"`, `modelName="${escapeLabelValue(p.instance.gpu.type)}"`, own)}} ${num(Math.round(p.smActive * 1000) / 1000)}`);
     }
   }
   out.push('');

@@ -213,13 +213,13 @@ describe('sim exporter: a served scenario (vLLM flavour)', function () {
       'vllm:prompt_tokens_total': 'counter', 'vllm:generation_tokens_total': 'counter', 'vllm:num_preemptions_total': 'counter',
       'vllm:request_success_total': 'counter', 'vllm:num_requests_running': 'gauge', 'vllm:num_requests_waiting': 'gauge',
       'vllm:kv_cache_usage_perc': 'gauge', 'vllm:time_to_first_token_seconds': 'histogram', 'vllm:inter_token_latency_seconds': 'histogram',
-      'vllm:e2e_request_latency_seconds': 'histogram', DCGM_FI_DEV_GPU_UTIL: 'gauge',
+      'vllm:e2e_request_latency_seconds': 'histogram', DCGM_FI_DEV_GPU_UTIL: 'gauge', DCGM_FI_PROF_SM_ACTIVE: 'gauge',
     };
     for (const [name, type] of Object.entries(expected)) assert.equal(e.types.get(name), type, name);
     const pods = new Set(select(e, 'vllm:generation_tokens_total').map((s) => s.labels.pod));
     assert.ok(pods.size >= 4, `pods: ${[...pods].join(', ')}`);
     for (const s of e.samples) {
-      if (s.name === 'DCGM_FI_DEV_GPU_UTIL') {
+      if (s.name === 'DCGM_FI_DEV_GPU_UTIL' || s.name === 'DCGM_FI_PROF_SM_ACTIVE') {
         assert.equal(s.labels.gpu, '0');
         assert.equal(s.labels.modelName, 'H100');
       } else {
@@ -263,6 +263,8 @@ describe('sim exporter: a served scenario (vLLM flavour)', function () {
     for (const pod of busyDecode) {
       const util = select(e, 'DCGM_FI_DEV_GPU_UTIL', { pod })[0]!.value;
       assert.ok(util >= 80 && util <= 90, `decode util of ${pod}: ${util}`);
+      const sm = select(e, 'DCGM_FI_PROF_SM_ACTIVE', { pod })[0]!.value;
+      assert.ok(sm > 0.25 && sm < 0.7, `decode SM activity of ${pod}: ${sm}`);
     }
   });
 
