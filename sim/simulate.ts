@@ -32,8 +32,13 @@ export interface SimulationConfig {
   coldStartS: number;
   /** Control tick: how often the policy is asked (the adapter's rule interval). */
   tickS: number;
-  /** Window of rates and latency quantiles. */
+  /** Window of rates (the PromQL rate() range). */
   windowS: number;
+  /**
+   * Window of latency quantiles (histogram_quantile over rate(…[w])); default 2 × windowS. A p99 over a few dozen
+   * requests is noise, and a guard acting on noise flaps.
+   */
+  latencyWindowS?: number;
   /** Simulated time at which the run starts (seconds since midnight for diurnal runs). */
   startS: number;
   durationS: number;
@@ -147,6 +152,7 @@ export function createSimulation(cfg: SimulationConfig, requests: Iterable<SimRe
 
   // Sliding window of latency samples, one bucket per tick.
   const bucketsPerWindow = Math.max(1, Math.round(cfg.windowS / cfg.tickS));
+  const latencyBuckets = Math.max(1, Math.round((cfg.latencyWindowS ?? 2 * cfg.windowS) / cfg.tickS));
   const buckets: Bucket[] = [];
   let bucket: Bucket = { ttft: new LatencyHistogram(), tbt: new LatencyHistogram() };
   const windowTtft = new LatencyHistogram();
@@ -280,7 +286,7 @@ export function createSimulation(cfg: SimulationConfig, requests: Iterable<SimRe
     kvUsageS += kvSum;
     lastTickAt = now;
     buckets.push(bucket);
-    const recycled = buckets.length > bucketsPerWindow ? buckets.shift()! : undefined;
+    const recycled = buckets.length > latencyBuckets ? buckets.shift()! : undefined;
     if (recycled) {
       recycled.ttft.clear();
       recycled.tbt.clear();

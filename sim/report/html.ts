@@ -46,14 +46,18 @@ export function renderHtml(result: ScenarioResult, meta: ReportMeta, opts: HtmlO
   const colorOf = (p: string): string => POLICY_COLORS[p] ?? SPARE_COLORS[spare++ % SPARE_COLORS.length]!;
   const policyColors = new Map(rows.map((r) => [r.policy, colorOf(r.policy)]));
 
+  // A runaway policy is drawn clipped at the top so the others stay readable; the title says so.
+  const gpuPeaks = rows.map((r) => Math.max(...r.result.timeline.map((p) => p.gpus)));
+  const gpuMax = Math.max(1, comparableMax(gpuPeaks)) * 1.1;
+  const clipped = rows.filter((_, i) => gpuPeaks[i]! > gpuMax).map((r) => r.policy);
   const gpus = renderChart({
     id: 'gpus',
-    title: 'GPUs allocated, every policy',
+    title: `GPUs allocated, every policy${clipped.length ? ` (${clipped.join(', ')} clipped at the top)` : ''}`,
     x,
-    left: { label: 'GPUs' },
+    left: { label: 'GPUs', max: gpuMax },
     width: 900,
     height: 280,
-    series: rows.map((r) => ({ label: r.policy, color: policyColors.get(r.policy)!, step: true, points: pts(r.result.timeline, (p) => p.gpus) })),
+    series: rows.map((r) => ({ label: r.policy, color: policyColors.get(r.policy)!, step: true, points: pts(r.result.timeline, (p) => Math.min(p.gpus, gpuMax)) })),
   });
 
   const sections = rows.map((r) => policySection(r, meta, x, domains, policyColors.get(r.policy)!, sloTarget));
@@ -108,7 +112,6 @@ function sharedDomains(rows: readonly PolicySummary[], meta: ReportMeta, clip: n
     for (const p of result.timeline) {
       d.arrivals = Math.max(d.arrivals, p.arrivalsPerS);
       d.decodeTps = Math.max(d.decodeTps, p.decodeTps);
-      d.replicas = Math.max(d.replicas, p.replicas.prefill, p.replicas.decode);
       if (p.ttftP99 !== null) d.ttft = Math.max(d.ttft, p.ttftP99);
       if (p.tbtP99 !== null) d.tbt = Math.max(d.tbt, p.tbtP99);
     }
@@ -117,8 +120,19 @@ function sharedDomains(rows: readonly PolicySummary[], meta: ReportMeta, clip: n
   // Keep the SLO line inside the chart with some headroom, and cap runaway latencies at `clip` × SLO.
   d.ttft = Math.min(clip * sloTtftS, Math.max(1.2 * sloTtftS, d.ttft));
   d.tbt = Math.min(clip * sloTbtS, Math.max(1.2 * sloTbtS, d.tbt)) * 1000;
-  d.replicas = Math.max(1, d.replicas);
+  d.replicas = Math.max(1, comparableMax(rows.map((r) => Math.max(...r.result.timeline.map((p) => Math.max(p.replicas.prefill, p.replicas.decode))))));
   return d;
+}
+
+/**
+ * The largest of the values that are within 4× of the smallest: one runaway policy (hpa-util can hold 20× the fleet)
+ * must not flatten every other chart. Policies above it get their own range.
+ */
+export function comparableMax(values: readonly number[]): number {
+  const finite = values.filter((v) => Number.isFinite(v) && v > 0);
+  if (finite.length === 0) return 0;
+  const floor = Math.min(...finite);
+  return Math.max(...finite.filter((v) => v <= 4 * floor));
 }
 
 function policySection(
@@ -142,7 +156,7 @@ function policySection(
     id: `replicas-${id}`,
     title: 'Replicas per role',
     x,
-    left: { label: 'instances', max: dom.replicas },
+    left: { label: 'instances', max: Math.max(dom.replicas, ...tl.map((p) => Math.max(p.replicas.prefill, p.replicas.decode))) },
     series: [
       { label: 'prefill', color: COLORS.prefill, step: true, points: pts(tl, (p) => p.replicas.prefill) },
       { label: 'prefill ready', color: COLORS.prefill, step: true, dash: '3 3', points: pts(tl, (p) => p.ready.prefill) },
