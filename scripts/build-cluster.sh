@@ -87,7 +87,8 @@ version_of() { # <binary name> <path> ; kubectl wants `version --client`, the ot
 }
 
 # A cached binary counts only if it runs and reports the expected version.
-is_good() { [[ -x "$2" ]] && version_of "$1" "$2" | grep -qF -- "$3"; }
+# Output captured first: with pipefail, `grep -q` exiting at the first match can SIGPIPE the binary and fail the check.
+is_good() { local out; [[ -x "$2" ]] && out=$(version_of "$1" "$2") && grep -qF -- "$3" <<<"$out"; }
 
 log "versions: kubernetes $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION, $GO_VERSION"
 log "cache:    $KEY_DIR"
