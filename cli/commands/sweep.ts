@@ -54,11 +54,11 @@ export function sweepCommand(): Command {
       console.log(`Use it: baton simulate --ratio ${result.best.prefill}:${result.best.decode} …  (decode target per instance ≈ ${Math.round(result.best.decodeTps / result.best.decode)} tok/s at the SLO edge)`);
       const out: Record<string, unknown> = { service: service.name, prefillGpu: f.prefillGpu, decodeGpu: f.decodeGpu, total: f.total, pressure: result };
       if (f.metrics) {
-        const w = buildWorkload({ trace: f.trace, diurnal: true, peakRps: f.peakRps, startHour: 8, hours: 8, timeScale: 1, rateScale: 1, seed: f.seed }, service);
+        const w = buildWorkload({ trace: f.trace, diurnal: true, peakRps: f.peakRps, startHour: 9, hours: 8, timeScale: 1, rateScale: 1, seed: f.seed }, service);
         const pools = heterogeneousPools().filter((p) => p.preference === 0);
         const ratio = { prefill: result.best.prefill, decode: result.best.decode };
         const study = metricStudy({ service, pools, requests: w.requests, startS: w.startS, durationS: w.durationS, policies: [], ratio, timelineStepS: 600 });
-        console.log(`\nMetric study: 08:00–16:00 of the paper's day at peak ${f.peakRps} req/s, one signal sizing both roles at ${ratio.prefill}:${ratio.decode}`);
+        console.log(`\nMetric study: 09:00–17:00 of the paper's day (peaks at 11:00 and 16:00, dip at 12:30) at peak ${f.peakRps} req/s, one signal sizing both roles at ${ratio.prefill}:${ratio.decode}`);
         console.log('  signal               target     GPU-hours  SLO both   tracks load  scales in');
         for (const s of study) {
           console.log(`  ${s.signal.padEnd(20)} ${s.target.toPrecision(3).padStart(8)}  ${s.result.gpuHours.toFixed(1).padStart(9)}  ${(s.result.sloAttainment.both * 100).toFixed(2).padStart(7)} %  ${s.tracking.toFixed(2).padStart(10)}  ${s.scaledIn ? 'yes' : 'NO'}`);

@@ -10,7 +10,7 @@ export interface SignalOutcome {
   signal: SignalName;
   target: number;
   result: SimResult;
-  /** Largest replica drop from the day's peak to the end (0 = it never scaled in). */
+  /** Whether the fleet ever came down by ≥ 20 % from an earlier high (it follows load down, not only up). */
   scaledIn: boolean;
   /** Correlation of total replicas with the arrival rate over the run. */
   tracking: number;
@@ -49,9 +49,12 @@ export function metricStudy(o: ScenarioOptions, signals: readonly SignalName[] =
     if (onProgress) cfg.onProgress = (f: number) => onProgress(signal, f);
     const result = simulate(cfg, o.requests(), policy);
     const total = result.timeline.map((p) => p.replicas.prefill + p.replicas.decode);
-    const peakAt = total.indexOf(Math.max(...total));
-    const after = total.slice(peakAt);
-    const scaledIn = after.length > 0 && Math.min(...after) < total[peakAt]!;
+    let high = 0;
+    let scaledIn = false;
+    for (const n of total) {
+      high = Math.max(high, n);
+      if (n <= 0.8 * high) scaledIn = true;
+    }
     return { signal, target: targets[signal], result, scaledIn, tracking: correlation(result.timeline.map((p) => p.arrivalsPerS), total) };
   });
 }

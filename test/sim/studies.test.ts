@@ -6,7 +6,9 @@ import { dataFile } from '../../sim/paths.js';
 import { heterogeneousPools, planScenario, simulationConfig, type ScenarioOptions } from '../../sim/scenario.js';
 import { servicePreset } from '../../sim/service.js';
 import { simulate } from '../../sim/simulate.js';
+import { metricStudy } from '../../sim/studies/metrics.js';
 import { pressureTest } from '../../sim/studies/pressure.js';
+import { buildWorkload } from '../../sim/workload/build.js';
 import { loadAzureTrace, synthesize } from '../../sim/workload/index.js';
 
 const lengths = loadAzureTrace(dataFile('traces', 'azure-llm-2023-conv.csv'));
@@ -46,5 +48,17 @@ describe('simulator calibration: utilization and the P:D bell', function () {
     assert.ok(r.best.decodeTps >= 1.15 * tps[0]! && r.best.decodeTps >= 1.15 * tps[tps.length - 1]!, tps.join(', '));
     // Monotone up to the peak and down after it: a bell, not noise.
     assert.ok(tps[0]! < tps[1]! && tps[1]! < tps[2]! && tps[2]! > tps[3]!, tps.join(', '));
+  });
+
+  it('metric study: decode TPS tracks load both ways; decode GPU utilization as the signal over-provisions many times over', () => {
+    const w = buildWorkload({ trace: dataFile('traces', 'azure-llm-2023-conv.csv'), diurnal: true, peakRps: 60, startHour: 10, hours: 4, timeScale: 1, rateScale: 1, seed: 7 }, svc);
+    const pools = heterogeneousPools().filter((p) => p.preference === 0);
+    const study = metricStudy({ service: svc, pools, requests: w.requests, startS: w.startS, durationS: w.durationS, policies: [], ratio: { prefill: 10, decode: 6 }, timelineStepS: 300 },
+      ['decodeTps', 'decodeGpuUtil']);
+    const [tps, util] = study;
+    assert.ok(tps!.tracking > 0.7, `decode TPS tracking ${tps!.tracking}`);
+    assert.ok(tps!.scaledIn, 'decode TPS follows the 12:30 dip down');
+    assert.ok(tps!.result.sloAttainment.both > 0.98);
+    assert.ok(util!.result.gpuHours > 5 * tps!.result.gpuHours, `${util!.result.gpuHours} vs ${tps!.result.gpuHours}`);
   });
 });
