@@ -43,6 +43,11 @@ interface ValueList {
   items: { metricName: string; metricLabels: Record<string, string>; value: string }[];
 }
 type Levels = Record<string, number>;
+/** A plateau: the served replicas per pool and the decode units of the decision they came from. */
+interface Settled {
+  levels: Levels;
+  decodeUnits: number;
+}
 
 function quantity(v: string): number {
   return v.endsWith('m') ? Number(v.slice(0, -1)) / 1000 : Number(v);
@@ -84,11 +89,14 @@ describe('e2e: stock HPAs scale prefill and decode from Baton metrics (real kube
    * (twice, a sync period apart), the values are Baton's last decision at the configured ratio, and they lie near
    * what decide() gives for the configured load (the simulator's arrivals are random: ±25 % or ±1).
    */
-  async function settle(rps: number, what: string): Promise<Levels> {
+  async function settle(rps: number, what: string): Promise<Settled> {
     const want = nominal(rps);
     let previous = '';
     return waitFor(`${what}: HPAs, Deployments and Baton agree near ${JSON.stringify(want)}`, 100_000, async () => {
       const served = await servedLevels();
+      // The decision behind the served values, read in the same poll (a new evaluation may land at any time).
+      const d = lastDecision();
+      const fromDecision = POOLS.every((p) => d[p.role].pools[p.name] === served[p.name]);
       const desired: Levels = {};
       const replicas: Levels = {};
       for (const p of POOLS) {
@@ -98,19 +106,26 @@ describe('e2e: stock HPAs scale prefill and decode from Baton metrics (real kube
       const agree = POOLS.every((p) => served[p.name] === desired[p.name] && desired[p.name] === replicas[p.name]);
       const near = POOLS.every((p) => Math.abs(served[p.name]! - want[p.name]!) <= Math.max(1, Math.ceil(0.25 * want[p.name]!)));
       const key = JSON.stringify(served);
-      const stable = agree && near && key === previous;
+      const stable = agree && near && fromDecision && key === previous;
       previous = agree && near ? key : '';
-      if (!stable) throw new Error(`served ${key}, HPA desired ${JSON.stringify(desired)}, deployments ${JSON.stringify(replicas)}`);
-      return served;
+      if (!stable) throw new Error(`served ${key}, HPA desired ${JSON.stringify(desired)}, deployments ${JSON.stringify(replicas)}, Baton's decision ${JSON.stringify(d.decode.pools)}/${JSON.stringify(d.prefill.pools)}`);
+      return { levels: served, decodeUnits: d.decode.units };
     }, HPA_SYNC_S * 1000 + 200, () => cluster!.processes.assertAlive());
   }
 
-  /** Baton's decision behind the served values keeps the configured P:D ratio (units → replicas by ceil). */
-  function assertRatio(levels: Levels): void {
-    const d = lastDecision();
-    const decodeUnits = d.decode.units;
-    assert.equal(levels[DECODE.name], Math.max(DECODE.minReplicas, Math.ceil(decodeUnits - 1e-9)), `decode replicas for ${decodeUnits} units`);
-    assert.equal(levels[PREFILL.name], Math.max(PREFILL.minReplicas, Math.ceil((decodeUnits * RATIO.prefill) / RATIO.decode - 1e-9)), `prefill replicas at ${RATIO.prefill}:${RATIO.decode} of ${decodeUnits} decode units`);
+  /**
+   * The served values keep the configured P:D ratio. Baton sizes prefill from the decode units before rounding to
+   * whole replicas (decode D = ceil(u), prefill P = ceil(u × 3/2) for some u in (D-1, D]), so P lies in
+   * [floor((D-1) × 3/2) + 1, ceil(D × 3/2)]; `decodeUnits` is what the decision's decode replicas provide.
+   */
+  function assertRatio({ levels, decodeUnits }: Settled): void {
+    const d = levels[DECODE.name]!;
+    const p = levels[PREFILL.name]!;
+    const r = RATIO.prefill / RATIO.decode;
+    assert.equal(d, decodeUnits, 'one decode replica is one unit');
+    const lo = Math.max(PREFILL.minReplicas, Math.floor((d - 1) * r + 1e-9) + 1);
+    const hi = Math.max(PREFILL.minReplicas, Math.ceil(d * r - 1e-9));
+    assert.ok(p >= lo && p <= hi, `prefill ${p} for decode ${d} breaks ${RATIO.prefill}:${RATIO.decode} (expected ${lo}..${hi})`);
   }
 
   async function assertPodsRunningInPool(levels: Levels): Promise<void> {
@@ -242,12 +257,13 @@ describe('e2e: stock HPAs scale prefill and decode from Baton metrics (real kube
       const tps = await queryScalar(prom!.url, `sum(rate(vllm:generation_tokens_total{service="${SERVICE}",pool="${DECODE.name}"}[${RATE_WINDOW}]))`);
       return tps !== undefined && tps > 0.75 * want ? tps : undefined;
     }, 500);
-    const levels = await settle(LOW_RPS, `low load ${LOW_RPS} rps`);
+    const settled = await settle(LOW_RPS, `low load ${LOW_RPS} rps`);
+    const levels = settled.levels;
     for (const p of POOLS) {
       const c = (await hpaOf(p)).status?.conditions?.find((x) => x.type === 'ScalingActive');
       assert.equal(c?.status, 'True', `${p.name} ScalingActive: ${c?.reason} ${c?.message}`);
     }
-    assertRatio(levels);
+    assertRatio(settled);
     await assertPodsRunningInPool(levels);
     timings.push(`low load ${LOW_RPS} rps: ${JSON.stringify(levels)} (decide() nominal ${JSON.stringify(nominal(LOW_RPS))})`);
   });
@@ -256,8 +272,9 @@ describe('e2e: stock HPAs scale prefill and decode from Baton metrics (real kube
   it('step up: both roles scale out at the ratio; Deployments and pods follow', async function () {
     low = await servedLevels();
     const t = await step(HIGH_RPS, 'up');
-    const levels = await settle(HIGH_RPS, `high load ${HIGH_RPS} rps`);
-    assertRatio(levels);
+    const settled = await settle(HIGH_RPS, `high load ${HIGH_RPS} rps`);
+    const levels = settled.levels;
+    assertRatio(settled);
     for (const p of POOLS) assert.ok(levels[p.name]! > low[p.name]!, `${p.name} went from ${low[p.name]} to ${levels[p.name]}`);
     await assertPodsRunningInPool(levels);
     timings.push(`step up ${LOW_RPS}→${HIGH_RPS} rps: Baton moved after ${t.batonS.toFixed(1)} s, decode HPA desiredReplicas after ${t.hpaS.toFixed(1)} s; settled at ${JSON.stringify(levels)} (nominal ${JSON.stringify(nominal(HIGH_RPS))})`);
@@ -267,8 +284,9 @@ describe('e2e: stock HPAs scale prefill and decode from Baton metrics (real kube
   it('step down: both roles scale in at the ratio; Deployments and pods follow', async () => {
     const high = await servedLevels();
     const t = await step(LOW_RPS, 'down');
-    const levels = await settle(LOW_RPS, `back to low load ${LOW_RPS} rps`);
-    assertRatio(levels);
+    const settled = await settle(LOW_RPS, `back to low load ${LOW_RPS} rps`);
+    const levels = settled.levels;
+    assertRatio(settled);
     for (const p of POOLS) assert.ok(levels[p.name]! < high[p.name]!, `${p.name} went from ${high[p.name]} to ${levels[p.name]}`);
     await assertPodsRunningInPool(levels);
     const tps = await queryScalar(prom!.url, `sum(rate(vllm:generation_tokens_total{service="${SERVICE}"}[${RATE_WINDOW}]))`);
