@@ -13,7 +13,7 @@ import { MetricAuthorizer, METRIC_VERB, type AccessDecision, type SubjectAccessR
 import { selfSignedServing } from './certs.js';
 import { API_GROUP_JSON, API_GROUP_LIST_JSON, GROUP, GROUP_VERSION, ResourceListCache } from './discovery.js';
 import { AdapterHttpMetrics, type RouteLabel } from './http-metrics.js';
-import { MetricError, type ExternalMetricsProvider, type LabelMatcher } from './provider.js';
+import { MetricError, type ExternalMetricSample, type ExternalMetricsProvider, type LabelMatcher } from './provider.js';
 import { NonFiniteQuantityError } from './quantity.js';
 import { renderValueList } from './render.js';
 import { parseSelector, SelectorParseError } from './selector.js';
@@ -80,7 +80,7 @@ export const INSECURE_DEV_WARNING =
 const JSON_TYPE = 'application/json';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 const ROUTE = Symbol('baton.route');
-type Tagged = Response & { [ROUTE]?: RouteLabel };
+type Tagged = http.ServerResponse & { [ROUTE]?: RouteLabel };
 const INSECURE_IDENTITY: UserIdentity = { user: 'insecure-dev', groups: ['system:masters'], extra: {}, via: 'insecure-dev' };
 const ALLOW: AccessDecision = { allowed: true };
 const SELECTOR_CACHE_MAX = 10_000;
@@ -112,14 +112,14 @@ function param(req: Request, name: string): string {
   return typeof v === 'string' ? v : Array.isArray(v) ? v.join('/') : '';
 }
 
-function send(res: Response, code: number, contentType: string, body: string): void {
+function send(res: http.ServerResponse, code: number, contentType: string, body: string): void {
   res.statusCode = code;
   res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Length', Buffer.byteLength(body));
   res.end(body);
 }
 
-function sendStatus(res: Response, code: number, reason: StatusReason, message: string): void {
+function sendStatus(res: http.ServerResponse, code: number, reason: StatusReason, message: string): void {
   send(res, code, JSON_TYPE, statusJson(code, reason, message));
 }
 
@@ -177,11 +177,11 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
   const clientCas = () => (authConfig ? [authConfig.requestHeader.clientCaPem, ...(authConfig.clientCaPem ? [authConfig.clientCaPem] : [])] : undefined);
 
   /** Who is asking, or undefined after answering 401. */
-  function identify(req: Request, res: Response): UserIdentity | undefined {
+  function identify(req: http.IncomingMessage, path: string, res: http.ServerResponse): UserIdentity | undefined {
     if (insecure) {
       const now = Date.now();
       if (now - lastInsecureWarn >= warnEvery) {
-        log('warn', INSECURE_DEV_WARNING, { path: req.path, suppressedSinceLastWarning: suppressedInsecure });
+        log('warn', INSECURE_DEV_WARNING, { path, suppressedSinceLastWarning: suppressedInsecure });
         lastInsecureWarn = now;
         suppressedInsecure = 0;
       } else suppressedInsecure++;
@@ -208,9 +208,19 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
     return m;
   }
 
-  function answerMetric(kind: 'metric' | 'explain', req: Request, res: Response, id: UserIdentity, decision: AccessDecision): void {
-    const namespace = param(req, 'namespace');
-    const metric = param(req, 'metric');
+  /** Rendered ExternalMetricValueLists by the samples array they came from: a provider that returns the same array
+   * while a value is unchanged (CachedRulesProvider) gets its body rendered once, not per HPA request. */
+  const renderedBodies = new WeakMap<readonly ExternalMetricSample[], string>();
+
+  function answerMetric(
+    kind: 'metric' | 'explain',
+    namespace: string,
+    metric: string,
+    selectorText: string,
+    res: http.ServerResponse,
+    id: UserIdentity,
+    decision: AccessDecision,
+  ): void {
     if (!decision.allowed) {
       const why = decision.reason ? `: ${decision.reason}` : '';
       sendStatus(
@@ -221,8 +231,6 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
       );
       return;
     }
-    const raw = req.query.labelSelector;
-    const selectorText = typeof raw === 'string' ? raw : Array.isArray(raw) && typeof raw[0] === 'string' ? raw[0] : '';
     const matcher = selectorFor(selectorText);
     if (matcher instanceof SelectorParseError) {
       sendStatus(res, 400, 'BadRequest', matcher.message);
@@ -239,7 +247,12 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
         sendStatus(res, 404, 'NotFound', `no series of external metric ${metric} in namespace ${namespace} match the selector "${selectorText}"`);
         return;
       }
-      send(res, 200, JSON_TYPE, renderValueList(samples));
+      let body = renderedBodies.get(samples);
+      if (body === undefined) {
+        body = renderValueList(samples);
+        renderedBodies.set(samples, body);
+      }
+      send(res, 200, JSON_TYPE, body);
     } catch (err) {
       if (err instanceof MetricError) {
         sendStatus(res, err.code, err.reason, err.message);
@@ -253,20 +266,27 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
     }
   }
 
+  /** Authenticate, authorize (SAR, cached) and answer; shared by the express routes and the fast path. */
+  function serveMetric(kind: 'metric' | 'explain', req: http.IncomingMessage, path: string, res: http.ServerResponse, namespace: string, metric: string, selectorText: string): void | Promise<void> {
+    (res as Tagged)[ROUTE] = kind;
+    const id = identify(req, path, res);
+    if (!id) return;
+    const decision = authorizer ? authorizer.authorize(id, namespace, metric) : ALLOW;
+    if (!(decision instanceof Promise)) return answerMetric(kind, namespace, metric, selectorText, res, id, decision);
+    return decision.then(
+      (d) => answerMetric(kind, namespace, metric, selectorText, res, id, d),
+      (err: unknown) => {
+        log('error', 'SubjectAccessReview failed', { user: id.user, error: String(err) });
+        sendStatus(res, 500, 'InternalError', 'Internal error occurred: authorization check failed');
+      },
+    );
+  }
+
   function metricRoute(kind: 'metric' | 'explain') {
     return (req: Request, res: Response): void | Promise<void> => {
-      (res as Tagged)[ROUTE] = kind;
-      const id = identify(req, res);
-      if (!id) return;
-      const decision = authorizer ? authorizer.authorize(id, param(req, 'namespace'), param(req, 'metric')) : ALLOW;
-      if (!(decision instanceof Promise)) return answerMetric(kind, req, res, id, decision);
-      return decision.then(
-        (d) => answerMetric(kind, req, res, id, d),
-        (err: unknown) => {
-          log('error', 'SubjectAccessReview failed', { user: id.user, error: String(err) });
-          sendStatus(res, 500, 'InternalError', 'Internal error occurred: authorization check failed');
-        },
-      );
+      const raw = req.query.labelSelector;
+      const selectorText = typeof raw === 'string' ? raw : Array.isArray(raw) && typeof raw[0] === 'string' ? raw[0] : '';
+      return serveMetric(kind, req, req.path, res, param(req, 'namespace'), param(req, 'metric'), selectorText);
     };
   }
 
@@ -274,7 +294,7 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
     return (req: Request, res: Response): void => {
       (res as Tagged)[ROUTE] = 'discovery';
       // Any authenticated caller may read discovery (reference A2: the legacy fallback carries no groups).
-      if (!identify(req, res)) return;
+      if (!identify(req, req.path, res)) return;
       send(res, 200, JSON_TYPE, body());
     };
   }
@@ -285,15 +305,47 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
   app.set('case sensitive routing', true);
   app.set('strict routing', false);
 
-  app.use((_req: Request, res: Response, next: NextFunction) => {
+  const instrument = (res: http.ServerResponse): void => {
     const start = performance.now();
     metrics.inFlight.inc();
     res.once('close', () => {
       metrics.inFlight.dec();
       metrics.observe((res as Tagged)[ROUTE] ?? 'other', res.statusCode, (performance.now() - start) / 1000);
     });
+  };
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    instrument(res);
     next();
   });
+
+  /**
+   * The HPA's request, routed without express: every HPA polls every 15 s, so this is the path that must be cheap.
+   * Anything unusual (percent-encoded or extra segments, a trailing slash, other methods) goes through express.
+   */
+  const METRIC_PREFIX = `/apis/${GROUP_VERSION}/namespaces/`;
+  const fastMetric = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
+    const url = req.url;
+    if (req.method !== 'GET' || url === undefined || !url.startsWith(METRIC_PREFIX)) return false;
+    const q = url.indexOf('?', METRIC_PREFIX.length);
+    const path = q < 0 ? url : url.slice(0, q);
+    const slash = path.indexOf('/', METRIC_PREFIX.length);
+    if (slash < 0 || path.indexOf('/', slash + 1) >= 0 || path.includes('%')) return false;
+    const namespace = path.slice(METRIC_PREFIX.length, slash);
+    const metric = path.slice(slash + 1);
+    if (namespace === '' || metric === '') return false;
+    let selectorText = '';
+    if (q >= 0) {
+      const first = new URLSearchParams(url.slice(q + 1)).get('labelSelector');
+      if (first !== null) selectorText = first;
+    }
+    instrument(res);
+    const done = serveMetric('metric', req, path, res, namespace, metric, selectorText);
+    if (done) done.catch((err: unknown) => {
+      log('error', 'request failed', { error: String((err as Error)?.stack ?? err) });
+      if (!res.headersSent) sendStatus(res, 500, 'InternalError', 'Internal error occurred');
+    });
+    return true;
+  };
 
   const health = (check: () => true | string) => (_req: Request, res: Response) => {
     (res as Tagged)[ROUTE] = 'health';
@@ -346,7 +398,9 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
       key: currentKey,
       ...(insecure ? {} : { requestCert: true, rejectUnauthorized: false, ca: clientCas() }),
     },
-    app,
+    (req, res) => {
+      if (!fastMetric(req, res)) app(req, res);
+    },
   );
   // Outlive Go's 90 s idle-connection timeout so the aggregator, not we, closes idle keep-alive connections.
   server.keepAliveTimeout = 95_000;

@@ -1,0 +1,174 @@
+// The HPA request path over the rules engine, made O(1) per request: thousands of HPAs each polling every 15 s must not
+// each scan every service. Per rule set, the pools a (namespace, metric, selector) selects are computed once; per
+// request, only those pools' services are checked. While none of them has a new evaluation and none has gone stale, the
+// same samples array is returned, so the server can reuse the rendered body (see server.ts). Any answer that is not a
+// plain success (unknown metric, no match, stale, not evaluated yet) is delegated to RulesProvider, so errors stay
+// exactly what it says; so does /explain.
+import type { Evaluator, GoodValue } from '../rules/evaluator.js';
+import { freshnessProblem, RulesProvider } from '../rules/provider.js';
+import type { RulePool, RuleSet, ServiceRule } from '../rules/types.js';
+import type { Explanation, ExternalMetricSample, ExternalMetricsProvider, LabelMatcher } from './provider.js';
+import { parseSelector, type Requirement } from './selector.js';
+
+interface Candidate {
+  rule: ServiceRule;
+  pool: RulePool;
+  /** The label set RulesProvider matches selectors against, built once per rule set. */
+  labels: Record<string, string>;
+  /** Position in RulesProvider's order (services, then pools). */
+  ordinal: number;
+}
+
+/** Every published pool of one metric, and the same indexed by the labels HPA selectors pin (service, pool). */
+interface MetricPools {
+  all: Candidate[];
+  byLabel: Map<string, Map<string, Candidate[]>>;
+}
+
+/** Labels whose values are always the rule's own (publish() sets them last), so an index on them is exact. */
+const INDEXED_LABELS = ['service', 'pool'] as const;
+
+interface Answer {
+  samples: ExternalMetricSample[];
+  /** The evaluation each candidate's value came from: a new one (or a rules change) invalidates the answer. */
+  goods: GoodValue[];
+  /** The answer goes stale (503) after this instant. */
+  validUntilMs: number;
+}
+
+interface Selection {
+  candidates: Candidate[];
+  answer?: Answer;
+}
+
+/** Bounds memory against callers that send endless distinct selectors; a full cache is simply dropped. */
+const MAX_SELECTIONS = 50_000;
+
+export class CachedRulesProvider implements ExternalMetricsProvider {
+  private readonly inner: RulesProvider;
+  private rules: RuleSet | undefined;
+  private readonly selections = new Map<string, Selection>();
+  private byMetric = new Map<string, MetricPools>();
+  private metricNamesCache: string[] = [];
+
+  constructor(
+    private readonly evaluator: Evaluator,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.inner = new RulesProvider(evaluator, clock);
+  }
+
+  /** Drops everything derived from an older rule set. */
+  private sync(): RuleSet {
+    const rules = this.evaluator.rules();
+    if (rules !== this.rules) {
+      this.rules = rules;
+      this.selections.clear();
+      this.byMetric = poolsByMetric(rules);
+      this.metricNamesCache = this.inner.metricNames();
+    }
+    return rules;
+  }
+
+  metricNames(): string[] {
+    this.sync();
+    return this.metricNamesCache;
+  }
+
+  getExternalMetric(namespace: string, metric: string, selector: LabelMatcher, selectorText: string): ExternalMetricSample[] {
+    this.sync();
+    const key = `${namespace}\u0000${metric}\u0000${selectorText}`;
+    let sel = this.selections.get(key);
+    if (!sel) {
+      const pools = this.byMetric.get(metric);
+      const scan = pools ? narrowed(pools, selectorText) : [];
+      sel = { candidates: scan.filter((c) => (!c.rule.namespaces || c.rule.namespaces.includes(namespace)) && selector(c.labels)) };
+      if (this.selections.size >= MAX_SELECTIONS) this.selections.clear();
+      this.selections.set(key, sel);
+    }
+    const now = this.clock();
+    const cached = sel.answer;
+    if (cached && now <= cached.validUntilMs && this.unchanged(sel.candidates, cached.goods)) return cached.samples;
+    const answer = this.answer(sel.candidates, metric, now);
+    if (!answer) {
+      delete sel.answer;
+      return this.inner.getExternalMetric(namespace, metric, selector, selectorText);
+    }
+    sel.answer = answer;
+    return answer.samples;
+  }
+
+  explain(namespace: string, metric: string, selector: LabelMatcher, selectorText: string): Explanation {
+    return this.inner.explain(namespace, metric, selector, selectorText);
+  }
+
+  private unchanged(candidates: Candidate[], goods: GoodValue[]): boolean {
+    for (let i = 0; i < candidates.length; i++) {
+      if (this.evaluator.state(candidates[i]!.rule.name)?.lastGood !== goods[i]) return false;
+    }
+    return true;
+  }
+
+  /** The samples when every candidate has a fresh value; undefined when RulesProvider must answer (an error). */
+  private answer(candidates: Candidate[], metric: string, now: number): Answer | undefined {
+    if (candidates.length === 0) return undefined;
+    const samples: ExternalMetricSample[] = [];
+    const goods: GoodValue[] = [];
+    let validUntilMs = Infinity;
+    for (const c of candidates) {
+      const st = this.evaluator.state(c.rule.name);
+      if (freshnessProblem(c.rule, st, now) !== undefined) return undefined;
+      const good = st!.lastGood!;
+      const v = good.values.find((x) => x.pool === c.pool.name);
+      if (!v) return undefined;
+      const sample: ExternalMetricSample = { metricName: metric, labels: { ...v.labels }, value: v.value, timestampMs: good.atMs };
+      if (good.windowS !== undefined) sample.windowSeconds = good.windowS;
+      samples.push(sample);
+      goods.push(good);
+      // freshnessProblem: stale once (now - atMs) / 1000 > maxStalenessS.
+      validUntilMs = Math.min(validUntilMs, good.atMs + c.rule.maxStalenessS * 1000);
+    }
+    return { samples, goods, validUntilMs };
+  }
+}
+
+function poolsByMetric(rules: RuleSet): Map<string, MetricPools> {
+  const out = new Map<string, MetricPools>();
+  let ordinal = 0;
+  for (const rule of rules.services) {
+    let m = out.get(rule.metric.name);
+    if (!m) out.set(rule.metric.name, (m = { all: [], byLabel: new Map(INDEXED_LABELS.map((l) => [l, new Map()])) }));
+    for (const pool of rule.pools) {
+      const labels = { ...rule.metric.labels, ...pool.labels, service: rule.name, role: pool.role, pool: pool.name };
+      const c: Candidate = { rule, pool, labels, ordinal: ordinal++ };
+      m.all.push(c);
+      for (const l of INDEXED_LABELS) {
+        const index = m.byLabel.get(l)!;
+        const list = index.get(labels[l]!);
+        if (list) list.push(c);
+        else index.set(labels[l]!, [c]);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The pools worth testing against a selector: when it pins service or pool to listed values (`=`, `==`, `in`), only
+ * those pools; otherwise all. The full selector is still applied afterwards, so this only saves work.
+ */
+function narrowed(pools: MetricPools, selectorText: string): Candidate[] {
+  let requirements: Requirement[];
+  try {
+    requirements = parseSelector(selectorText).requirements;
+  } catch {
+    return pools.all; // the server has already answered 400; be correct regardless
+  }
+  for (const r of requirements) {
+    const index = pools.byLabel.get(r.key);
+    if (!index || (r.operator !== '=' && r.operator !== '==' && r.operator !== 'in')) continue;
+    const hits = [...new Set(r.values)].flatMap((v) => index.get(v) ?? []);
+    return r.values.length > 1 ? hits.sort((a, b) => a.ordinal - b.ordinal) : hits;
+  }
+  return pools.all;
+}

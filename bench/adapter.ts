@@ -1,0 +1,402 @@
+// Adapter benchmark: a real `startAdapter` (client-certificate auth, rules for N HPA-style metric/selector pairs) over a
+// real VictoriaMetrics or Prometheus scraping a tiny static target, hit by an open-loop load generator in a separate
+// process over keep-alive HTTPS at fixed offered loads. Latency is measured from each request's *scheduled* send time,
+// so a stalled server cannot hide its queue (no coordinated omission).
+//
+//   npm run bench:adapter -- [--json FILE] [--hpas 1,100,1000,5000] [--rates 500,1000,2000] [--seconds 6]
+//                            [--connections 16] [--tsdb victoria-metrics|prometheus]
+//
+// Rows: {hpas, offeredRps, rps (achieved), p50Ms, p99Ms, maxMs, errors, promQueriesPerInterval, adapterCpuPct}.
+// promQueriesPerInterval = instant queries the evaluator sent per query interval while the load ran: every service
+// shares one PromQL, so it must stay flat however many HPAs read the metric.
+import { fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { generateCa, issueCert } from '../adapter/certs.js';
+import { startAdapter, type RunningAdapter } from '../adapter/main.js';
+import { startTsdb, type TsdbKind } from '../test/support/prometheus.js';
+
+const QUERY_INTERVAL_S = 5;
+const DECODE_Q = 'sum by (pool) (rate(bench_generation_tokens_total{pool="decode"}[30s]))';
+const METRIC = 'baton_desired_replicas';
+const NAMESPACE = 'bench';
+
+// ---------------------------------------------------------------- load generator (child process)
+
+interface RunRequest {
+  type: 'run';
+  origin: string;
+  paths: string[];
+  rate: number;
+  durationMs: number;
+  warmupMs: number;
+  connections: number;
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+interface RunResult {
+  type: 'result';
+  sent: number;
+  measured: number;
+  errors: number;
+  statuses: Record<string, number>;
+  firstError?: string;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  achievedRps: number;
+  loadgenCpuPct: number;
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+async function runLoad(r: RunRequest): Promise<RunResult> {
+  const url = new URL(r.origin);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: r.connections, ca: r.ca, cert: r.cert, key: r.key });
+  const get = (path: string, onDone: (status: number, err?: Error) => void): void => {
+    const req = https.request({ agent, host: url.hostname, port: url.port, path, method: 'GET' }, (res) => {
+      res.resume();
+      res.on('end', () => onDone(res.statusCode ?? 0));
+    });
+    req.on('error', (e) => onDone(0, e));
+    req.end();
+  };
+  // Open every connection (TLS handshakes) before the clock starts.
+  await Promise.all(Array.from({ length: r.connections }, (_, i) => new Promise<void>((res) => get(r.paths[i % r.paths.length]!, () => res()))));
+
+  const total = Math.floor((r.rate * (r.durationMs + r.warmupMs)) / 1000);
+  const latencies = new Float64Array(total);
+  const statuses: Record<string, number> = {};
+  let measured = 0;
+  let errors = 0;
+  let done = 0;
+  let firstError: string | undefined;
+  const interval = 1000 / r.rate;
+  const t0 = performance.now();
+  const measureFrom = t0 + r.warmupMs;
+  const cpu0 = process.cpuUsage();
+  let lastEnd = t0;
+  let firstMeasuredEnd = Infinity;
+  let sent = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((res) => (finish = res));
+
+  const send = (intended: number, path: string): void => {
+    get(path, (status, err) => {
+      const now = performance.now();
+      if (intended >= measureFrom) {
+        latencies[measured++] = now - intended;
+        statuses[status] = (statuses[status] ?? 0) + 1;
+        if (status !== 200) {
+          errors++;
+          firstError ??= err ? err.message : `HTTP ${status} for ${path}`;
+        }
+        firstMeasuredEnd = Math.min(firstMeasuredEnd, now);
+        lastEnd = now;
+      }
+      if (++done === total) finish();
+    });
+  };
+  const tick = (): void => {
+    const now = performance.now();
+    while (sent < total && t0 + sent * interval <= now) {
+      send(t0 + sent * interval, r.paths[sent % r.paths.length]!);
+      sent++;
+    }
+    if (sent < total) setTimeout(tick, Math.max(0, t0 + sent * interval - performance.now() - 0.5));
+  };
+  tick();
+  await finished;
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - t0;
+  agent.destroy();
+  const lat = latencies.subarray(0, measured).sort();
+  const spanS = (lastEnd - Math.min(firstMeasuredEnd, lastEnd)) / 1000;
+  const out: RunResult = {
+    type: 'result',
+    sent,
+    measured,
+    errors,
+    statuses,
+    p50Ms: quantile(lat, 0.5),
+    p99Ms: quantile(lat, 0.99),
+    maxMs: lat.length ? lat[lat.length - 1]! : NaN,
+    achievedRps: spanS > 0 ? (measured - 1) / spanS : NaN,
+    loadgenCpuPct: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
+  };
+  if (firstError !== undefined) out.firstError = firstError;
+  return out;
+}
+
+function loadgenChild(): void {
+  process.on('message', (m: RunRequest) => {
+    if (m.type !== 'run') return;
+    runLoad(m).then(
+      (res) => process.send!(res),
+      (err: Error) => process.send!({ type: 'error', message: err.stack ?? String(err) }),
+    );
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+// ---------------------------------------------------------------- orchestration (parent)
+
+interface Options {
+  json?: string;
+  hpas: number[];
+  rates: number[];
+  seconds: number;
+  warmupSeconds: number;
+  connections: number;
+  tsdb: TsdbKind;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { hpas: [1, 100, 1000, 5000], rates: [500, 1000, 2000], seconds: 6, warmupSeconds: 1, connections: 16, tsdb: 'victoria-metrics' };
+  const list = (flag: string, v: string | undefined): number[] => {
+    const xs = (v ?? '').split(',').map((s) => Number(s.trim()));
+    if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`${flag} must be a comma-separated list of positive integers, got '${v}'`);
+    return xs;
+  };
+  const num = (flag: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new Error(`${flag} must be a number ≥ ${min}, got '${v}'`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = (): string | undefined => argv[++i];
+    if (a === '--json') o.json = v() ?? fail('--json needs a file name');
+    else if (a === '--hpas') o.hpas = list(a, v());
+    else if (a === '--rates') o.rates = list(a, v());
+    else if (a === '--seconds') o.seconds = num(a, v(), 1);
+    else if (a === '--warmup') o.warmupSeconds = num(a, v(), 0);
+    else if (a === '--connections') o.connections = num(a, v(), 1);
+    else if (a === '--tsdb') {
+      const t = v();
+      if (t !== 'victoria-metrics' && t !== 'prometheus') throw new Error(`--tsdb must be victoria-metrics or prometheus, got '${t}'`);
+      o.tsdb = t;
+    } else throw new Error(`unknown argument '${a}' (see the header of bench/adapter.ts)`);
+  }
+  return o;
+}
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+/** One service per two HPAs (its prefill and decode pool), all sharing one PromQL; the HPAs' selectors and paths. */
+export function benchRules(hpas: number): { yaml: string; services: number; selectors: string[] } {
+  const services = Math.ceil(hpas / 2);
+  const lines = ['services:'];
+  for (let s = 0; s < services; s++) {
+    lines.push(
+      `  - name: svc-${s}`,
+      `    namespaces: [${NAMESPACE}]`,
+      '    ratio: {prefill: 3, decode: 2}',
+      '    decodeTpsPerUnit: 1000',
+      `    decodeTps: {promql: '${DECODE_Q}', by: pool}`,
+      `    queryIntervalSeconds: ${QUERY_INTERVAL_S}`,
+      '    pools:',
+      `      - {name: prefill-${s}, role: prefill, poolLabelValue: prefill, minReplicas: 1, maxReplicas: 100}`,
+      `      - {name: decode-${s}, role: decode, poolLabelValue: decode, minReplicas: 1, maxReplicas: 100}`,
+    );
+  }
+  const selectors: string[] = [];
+  for (let j = 0; j < hpas; j++) {
+    const s = Math.floor(j / 2);
+    selectors.push(j % 2 === 0 ? `service=svc-${s},pool=decode-${s}` : `service=svc-${s},pool in (prefill-${s})`);
+  }
+  return { yaml: lines.join('\n') + '\n', services, selectors };
+}
+
+/** A scrape target whose counter grows at a steady 1,500 tokens/s for the decode pool. */
+async function startStaticTarget(): Promise<{ target: string; close(): Promise<void> }> {
+  const t0 = Date.now();
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    const elapsed = (Date.now() - t0) / 1000;
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+    res.end(
+      '# TYPE bench_generation_tokens_total counter\n' +
+        `bench_generation_tokens_total{pool="decode"} ${(1500 * elapsed).toFixed(3)}\n` +
+        `bench_generation_tokens_total{pool="prefill"} ${(10 * elapsed).toFixed(3)}\n`,
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    target: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+async function until<T>(what: () => string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export interface BenchRow {
+  hpas: number;
+  offeredRps: number;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  errors: number;
+  promQueriesPerInterval: number;
+  adapterCpuPct: number;
+}
+
+const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+
+function table(rows: BenchRow[]): string {
+  const head = ['hpas', 'offered', 'rps', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'prom q/interval', 'adapter cpu %'];
+  const body = rows.map((r) => [r.hpas, r.offeredRps, r.rps, r.p50Ms, r.p99Ms, r.maxMs, r.errors, r.promQueriesPerInterval, r.adapterCpuPct].map(String));
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const dir = mkdtempSync(join(tmpdir(), 'baton-bench-adapter-'));
+  const servingCa = generateCa({ cn: 'bench-serving-ca' });
+  const serving = issueCert(servingCa, { cn: 'baton-adapter', dnsNames: ['localhost'], ips: ['127.0.0.1'] });
+  const clientCa = generateCa({ cn: 'bench-client-ca' });
+  const user = issueCert(clientCa, { cn: 'system:serviceaccount:kube-system:horizontal-pod-autoscaler', client: true });
+  const frontProxyCa = generateCa({ cn: 'bench-front-proxy-ca' });
+  const file = (name: string, text: string): string => {
+    const p = join(dir, name);
+    writeFileSync(p, text, { mode: 0o600 });
+    return p;
+  };
+  const files = {
+    cert: file('serving.crt', serving.certPem),
+    key: file('serving.key', serving.keyPem),
+    clientCa: file('client-ca.crt', clientCa.certPem),
+    frontProxyCa: file('front-proxy-ca.crt', frontProxyCa.certPem),
+  };
+
+  const target = await startStaticTarget();
+  const tsdb = await startTsdb(o.tsdb, { targets: [target.target], scrapeIntervalS: 1 });
+  const child = fork(fileURLToPath(import.meta.url), ['--loadgen'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ask = (req: RunRequest): Promise<RunResult> =>
+    new Promise((res, rej) => {
+      const onMessage = (m: RunResult | { type: 'error'; message: string }): void => {
+        child.off('message', onMessage);
+        if (m.type === 'result') res(m);
+        else rej(new Error(`load generator failed: ${m.message}`));
+      };
+      child.on('message', onMessage);
+      child.send(req);
+    });
+  const log = (line: string): void => void process.stderr.write(line + '\n');
+  log(`adapter bench: ${o.tsdb} at ${tsdb.url}, ${cpus().length} CPUs, ${o.seconds} s per cell after ${o.warmupSeconds} s warm-up, ${o.connections} keep-alive connections`);
+
+  const rows: BenchRow[] = [];
+  let adapter: RunningAdapter | undefined;
+  try {
+    for (const hpas of o.hpas) {
+      const rules = benchRules(hpas);
+      const rulesDir = join(dir, `rules-${hpas}`);
+      mkdirSync(rulesDir);
+      writeFileSync(join(rulesDir, 'bench.yaml'), rules.yaml);
+      const warnings: string[] = [];
+      adapter = await startAdapter({
+        rulesDir,
+        prometheus: { url: tsdb.url, timeoutMs: 5000 },
+        port: 0,
+        tls: { certFile: files.cert, keyFile: files.key },
+        security: { mode: 'files', requestheaderClientCaFile: files.frontProxyCa, clientCaFile: files.clientCa, authorizeAll: true },
+        log: (level, message) => {
+          if (level !== 'info') warnings.push(message);
+        },
+      });
+      const running = adapter;
+      await until(() => `a good evaluation of all ${rules.services} services (svc-0: ${running.evaluator.state('svc-0')?.lastProblem ?? 'no problem'}; warnings: ${warnings.slice(0, 3).join(' | ')})`, () => {
+        for (let s = 0; s < rules.services; s++) if (!running.evaluator.state(`svc-${s}`)?.lastGood) return undefined;
+        return true;
+      }, 60_000);
+      const paths = rules.selectors.map((sel) => `/apis/external.metrics.k8s.io/v1beta1/namespaces/${NAMESPACE}/${METRIC}?labelSelector=${encodeURIComponent(sel)}`);
+      for (const rate of o.rates) {
+        const sent0 = running.evaluator.queriesSent;
+        const cpu0 = process.cpuUsage();
+        const t0 = performance.now();
+        const r = await ask({
+          type: 'run', origin: running.server.url, paths, rate, durationMs: o.seconds * 1000, warmupMs: o.warmupSeconds * 1000,
+          connections: o.connections, ca: servingCa.certPem, cert: user.certPem, key: user.keyPem,
+        });
+        const wallS = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const row: BenchRow = {
+          hpas,
+          offeredRps: rate,
+          rps: round(r.achievedRps, 0),
+          p50Ms: round(r.p50Ms),
+          p99Ms: round(r.p99Ms),
+          maxMs: round(r.maxMs),
+          errors: r.errors,
+          promQueriesPerInterval: round((running.evaluator.queriesSent - sent0) / (wallS / QUERY_INTERVAL_S)),
+          adapterCpuPct: round(((cpu.user + cpu.system) / 1e6 / wallS) * 100, 0),
+        };
+        rows.push(row);
+        log(`  hpas ${hpas} @ ${rate} req/s: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, max ${row.maxMs} ms, ${row.rps} req/s, ${row.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ''}, ${row.promQueriesPerInterval} queries/interval, adapter CPU ${row.adapterCpuPct} %, load generator CPU ${round(r.loadgenCpuPct, 0)} %`);
+      }
+      if (warnings.length) log(`  adapter warnings (${warnings.length}), first: ${warnings[0]}`);
+      await adapter.close();
+      adapter = undefined;
+    }
+  } finally {
+    await adapter?.close();
+    child.disconnect();
+    await tsdb.stop();
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(table(rows));
+  if (o.json) {
+    const doc = {
+      bench: 'adapter',
+      tsdb: o.tsdb,
+      cpus: cpus().length,
+      node: process.version,
+      secondsPerCell: o.seconds,
+      connections: o.connections,
+      queryIntervalS: QUERY_INTERVAL_S,
+      target: { p99Ms: 10, atRps: 2000 },
+      rows,
+    };
+    writeFileSync(o.json, JSON.stringify(doc, null, 2) + '\n');
+    log(`wrote ${o.json}`);
+  }
+}
+
+if (process.argv.includes('--loadgen')) loadgenChild();
+else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
