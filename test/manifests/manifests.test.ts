@@ -1,0 +1,313 @@
+// The install manifests: every kustomize root renders with kubectl's kustomize, every object is a valid Kubernetes
+// object of the e2e control plane's version (strict fields), RBAC is least-privilege, the pod is locked down, and the
+// overlays wire the serving certificate into the APIService.
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { loadValidator, openapiSpecDir, type KindValidator } from './openapi.js';
+import { MANIFESTS_DIR, OVERLAYS, kubectlPath, renderManifests, run, type KubeObject, type Overlay } from './render.js';
+
+const find = (objs: KubeObject[], kind: string, name: string, namespace?: string): KubeObject => {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name && (namespace === undefined || x.metadata.namespace === namespace));
+  assert.ok(o, `no ${kind} ${namespace ? `${namespace}/` : ''}${name} in ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
+  return o;
+};
+
+interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+interface Container {
+  name: string;
+  command?: string[];
+  args?: string[];
+  securityContext?: Record<string, unknown>;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  livenessProbe?: { httpGet?: { path: string; scheme?: string } };
+  readinessProbe?: { httpGet?: { path: string; scheme?: string } };
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+}
+interface PodSpec {
+  serviceAccountName?: string;
+  securityContext?: Record<string, unknown>;
+  containers: Container[];
+  volumes?: { name: string; secret?: { secretName: string }; configMap?: { name: string } }[];
+}
+const podSpec = (d: KubeObject) => (d.spec as { template: { spec: PodSpec } }).template.spec;
+
+describe('manifests (kubectl kustomize, offline)', function () {
+  // A cold build of kubectl (scripts/build-cluster.sh) takes ~10 minutes on 2 cores; warm it is < 1 s.
+  this.timeout(30 * 60_000);
+  const rendered = new Map<Overlay, KubeObject[]>();
+  let validator: KindValidator | undefined;
+  let specDir: string | undefined;
+
+  before(async function () {
+    await kubectlPath();
+    for (const o of Object.keys(OVERLAYS) as Overlay[]) rendered.set(o, await renderManifests(o));
+    specDir = openapiSpecDir();
+    if (specDir) validator = loadValidator(specDir);
+  });
+  const get = (o: Overlay) => rendered.get(o)!;
+
+  it('renders every kustomize root into Kubernetes objects', () => {
+    for (const [name, objs] of rendered) assert.ok(objs.length > 0, `${name} rendered nothing`);
+    const kinds = new Set(get('development').map((o) => o.kind));
+    for (const k of ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'Secret', 'Service', 'Deployment', 'APIService']) {
+      assert.ok(kinds.has(k), `development overlay lacks a ${k}`);
+    }
+    // Namespaced objects must name their namespace (the base sets none globally, to keep kube-system's RoleBinding there).
+    const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'APIService']);
+    for (const [name, objs] of rendered) {
+      for (const o of objs) if (!clusterScoped.has(o.kind)) assert.ok(o.metadata.namespace, `${name}: ${o.kind}/${o.metadata.name} has no namespace`);
+    }
+    const mon = new Set(get('monitoring').map((o) => o.kind));
+    for (const k of ['ServiceMonitor', 'PodMonitor', 'PrometheusRule', 'ConfigMap']) assert.ok(mon.has(k), `monitoring lacks a ${k}`);
+  });
+
+  it('every built-in object validates against the OpenAPI schema of the e2e Kubernetes version (unknown fields rejected)', function () {
+    if (!validator) this.skip(); // no Go module cache with k8s.io/kubernetes (BATON_CLUSTER_BIN without a build)
+    let checked = 0;
+    const errors: string[] = [];
+    for (const [name, objs] of rendered) {
+      for (const o of objs) {
+        const e = validator!.validate(o);
+        if (e === undefined) continue; // a CRD kind (cert-manager, prometheus-operator)
+        checked++;
+        errors.push(...e.map((m) => `${name}: ${m}`));
+      }
+    }
+    assert.deepEqual(errors, []);
+    assert.ok(checked >= 25, `only ${checked} objects had a schema`);
+  });
+
+  it('the validator rejects a misspelled field, a wrong type and a missing required field', function () {
+    if (!validator) this.skip();
+    const deployment = structuredClone(find(get('base'), 'Deployment', 'baton'));
+    const spec = podSpec(deployment);
+    (spec.containers[0]!.securityContext as Record<string, unknown>).readOnlyRootFilesytem = true;
+    (spec as unknown as Record<string, unknown>).terminationGracePeriodSeconds = 'thirty';
+    const errs = validator!.validate(deployment)!;
+    assert.ok(errs.some((e) => e.includes("'readOnlyRootFilesytem'")), errs.join('\n'));
+    assert.ok(errs.some((e) => e.includes('terminationGracePeriodSeconds') && e.includes('integer')), errs.join('\n'));
+    const hpa = structuredClone(find(get('example-chat'), 'HorizontalPodAutoscaler', 'chat-decode-h200'));
+    delete (hpa.spec as Record<string, unknown>).maxReplicas;
+    assert.ok(validator!.validate(hpa)!.some((e) => e.includes('maxReplicas')));
+  });
+
+  it('cluster RBAC is least-privilege: reads, and patches only nodes and pods', () => {
+    const objs = get('base');
+    const rules = (find(objs, 'ClusterRole', 'baton').rules as PolicyRule[]);
+    const grants = new Set(rules.flatMap((r) => (r.apiGroups ?? []).flatMap((g) => (r.resources ?? []).flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))));
+    for (const g of ['/nodes:get', '/nodes:list', '/nodes:watch', '/nodes:patch', '/pods:list', '/pods:patch', 'apps/deployments:list', 'apps/deployments:watch', '/events:create']) {
+      assert.ok(grants.has(g), `ClusterRole baton lacks ${g}`);
+    }
+    for (const r of rules) {
+      assert.ok(!r.verbs.includes('*') && !(r.resources ?? []).includes('*') && !(r.apiGroups ?? []).includes('*'), `wildcard in ${JSON.stringify(r)}`);
+      for (const v of ['delete', 'deletecollection', 'create', 'update', 'escalate', 'bind', 'impersonate']) {
+        if (v === 'create' && (r.resources ?? []).every((x) => x === 'events')) continue;
+        assert.ok(!r.verbs.includes(v), `ClusterRole baton may ${v} ${(r.resources ?? []).join(',')}`);
+      }
+      assert.ok(!(r.resources ?? []).includes('secrets'), 'ClusterRole baton must not read secrets');
+      assert.ok(!(r.apiGroups ?? []).includes('apps') || r.verbs.every((v) => ['get', 'list', 'watch'].includes(v)), 'deployments are read-only');
+    }
+    const ns = find(objs, 'Role', 'baton', 'baton-system');
+    const nsGrants = (ns.rules as PolicyRule[]).flatMap((r) => (r.resources ?? []).map((res) => `${res}:${r.verbs.join(',')}`));
+    assert.ok(nsGrants.some((g) => g.startsWith('leases:') && g.includes('create') && g.includes('update')), nsGrants.join(' '));
+    assert.ok(nsGrants.some((g) => g.startsWith('configmaps:') && g.includes('update')), nsGrants.join(' '));
+  });
+
+  it('binds system:auth-delegator and the kube-system authentication reader to the ServiceAccount', () => {
+    const objs = get('base');
+    const sa = { kind: 'ServiceAccount', name: 'baton', namespace: 'baton-system' };
+    const delegator = objs.find((o) => o.kind === 'ClusterRoleBinding' && (o.roleRef as { name: string }).name === 'system:auth-delegator');
+    assert.ok(delegator, 'no ClusterRoleBinding to system:auth-delegator');
+    assert.deepEqual(delegator.subjects, [sa]);
+    const reader = objs.find((o) => o.kind === 'RoleBinding' && (o.roleRef as { name: string }).name === 'extension-apiserver-authentication-reader');
+    assert.ok(reader, 'no RoleBinding to extension-apiserver-authentication-reader');
+    assert.equal(reader.metadata.namespace, 'kube-system');
+    assert.deepEqual(reader.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'extension-apiserver-authentication-reader' });
+    assert.deepEqual(reader.subjects, [sa]);
+  });
+
+  it('runs the adapter and the engine as non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp', () => {
+    const d = find(get('base'), 'Deployment', 'baton', 'baton-system');
+    const spec = podSpec(d);
+    assert.equal(spec.serviceAccountName, 'baton');
+    assert.equal(spec.securityContext?.runAsNonRoot, true);
+    assert.deepEqual(spec.securityContext?.seccompProfile, { type: 'RuntimeDefault' });
+    assert.deepEqual(spec.containers.map((c) => c.name).sort(), ['adapter', 'engine']);
+    for (const c of spec.containers) {
+      const sc = c.securityContext ?? {};
+      assert.equal(sc.runAsNonRoot, true, `${c.name}: runAsNonRoot`);
+      assert.equal(sc.readOnlyRootFilesystem, true, `${c.name}: readOnlyRootFilesystem`);
+      assert.equal(sc.allowPrivilegeEscalation, false, `${c.name}: allowPrivilegeEscalation`);
+      assert.deepEqual(sc.capabilities, { drop: ['ALL'] }, `${c.name}: capabilities`);
+      assert.deepEqual(sc.seccompProfile, { type: 'RuntimeDefault' }, `${c.name}: seccomp`);
+      assert.ok(c.resources?.requests?.cpu && c.resources.requests.memory && c.resources.limits?.memory, `${c.name}: resources`);
+    }
+    const ns = find(get('base'), 'Namespace', 'baton-system');
+    assert.equal(ns.metadata.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
+  });
+
+  it('starts the adapter with the rules, Prometheus and serving certificate, probed over HTTPS', () => {
+    const spec = podSpec(find(get('development'), 'Deployment', 'baton'));
+    const adapter = spec.containers.find((c) => c.name === 'adapter')!;
+    assert.deepEqual(adapter.command, ['baton']);
+    const args = adapter.args ?? [];
+    assert.equal(args[0], 'adapter');
+    const flag = (n: string) => args.find((a) => a.startsWith(`${n}=`))?.slice(n.length + 1);
+    assert.equal(flag('--rules'), '/etc/baton/rules');
+    assert.match(flag('--prometheus') ?? '', /^https?:\/\//);
+    assert.equal(flag('--tls-cert-file'), '/etc/baton/tls/tls.crt');
+    assert.equal(flag('--tls-private-key-file'), '/etc/baton/tls/tls.key');
+    assert.equal(flag('--host'), '0.0.0.0');
+    assert.ok(!args.includes('--insecure-dev') && !args.includes('--self-signed'));
+    assert.deepEqual([adapter.livenessProbe?.httpGet?.path, adapter.livenessProbe?.httpGet?.scheme], ['/healthz', 'HTTPS']);
+    assert.deepEqual([adapter.readinessProbe?.httpGet?.path, adapter.readinessProbe?.httpGet?.scheme], ['/readyz', 'HTTPS']);
+    // The mounts point at what the overlay generates: the rules ConfigMap and the (hash-suffixed) serving Secret.
+    const objs = get('development');
+    const secretVol = spec.volumes?.find((v) => v.secret)?.secret?.secretName;
+    assert.ok(secretVol && objs.some((o) => o.kind === 'Secret' && o.metadata.name === secretVol), `Secret ${secretVol} not rendered`);
+    const rulesVol = spec.volumes?.find((v) => v.name === 'rules')?.configMap?.name;
+    const rulesCm = find(objs, 'ConfigMap', rulesVol ?? '?', 'baton-system');
+    assert.ok(parse((rulesCm.data as Record<string, string>)['chat.yaml']!).services[0].name === 'chat');
+    const engine = spec.containers.find((c) => c.name === 'engine')!;
+    assert.equal(engine.args?.[0], 'engine');
+  });
+
+  it('Service 443 → adapter port, APIService with priorities pointing at it', () => {
+    const objs = get('base');
+    const svc = find(objs, 'Service', 'baton', 'baton-system');
+    const ports = (svc.spec as { ports: { name: string; port: number; targetPort: string }[] }).ports;
+    assert.deepEqual(ports.find((p) => p.port === 443), { name: 'https', port: 443, targetPort: 'https' });
+    const api = find(objs, 'APIService', 'v1beta1.external.metrics.k8s.io');
+    assert.deepEqual(api.spec, {
+      group: 'external.metrics.k8s.io', version: 'v1beta1', service: { name: 'baton', namespace: 'baton-system', port: 443 },
+      groupPriorityMinimum: 100, versionPriority: 100, insecureSkipTLSVerify: false,
+    });
+  });
+
+  it('development overlay: caBundle is the CA that signed the serving certificate for baton.baton-system.svc', () => {
+    const objs = get('development');
+    const api = find(objs, 'APIService', 'v1beta1.external.metrics.k8s.io');
+    const secret = objs.find((o) => o.kind === 'Secret' && o.metadata.name.startsWith('baton-serving-cert'))!;
+    assert.equal(secret.type, 'kubernetes.io/tls');
+    const data = secret.data as Record<string, string>;
+    const caPem = Buffer.from((api.spec as { caBundle: string }).caBundle, 'base64').toString();
+    const ca = new X509Certificate(caPem);
+    const leaf = new X509Certificate(Buffer.from(data['tls.crt']!, 'base64'));
+    assert.ok(leaf.verify(ca.publicKey), 'serving certificate not signed by the caBundle CA');
+    assert.ok(leaf.checkHost('baton.baton-system.svc'), `SANs ${leaf.subjectAltName}`);
+    assert.ok(data['tls.key']);
+  });
+
+  it('cert-manager overlay: Certificate into the mounted Secret, CA injected into the APIService', () => {
+    const objs = get('cert-manager');
+    const api = find(objs, 'APIService', 'v1beta1.external.metrics.k8s.io');
+    assert.equal(api.metadata.annotations?.['cert-manager.io/inject-ca-from'], 'baton-system/baton-serving-cert');
+    const cert = find(objs, 'Certificate', 'baton-serving-cert', 'baton-system');
+    const cs = cert.spec as { secretName: string; dnsNames: string[]; issuerRef: { name: string; kind: string } };
+    assert.equal(cs.secretName, podSpec(find(objs, 'Deployment', 'baton')).volumes!.find((v) => v.secret)!.secret!.secretName);
+    assert.ok(cs.dnsNames.includes('baton.baton-system.svc'));
+    find(objs, cs.issuerRef.kind, cs.issuerRef.name, 'baton-system');
+    assert.ok(!objs.some((o) => o.kind === 'Secret'), 'cert-manager overlay must not ship a Secret');
+  });
+
+  it('example service: a Deployment and an HPA per pool, node affinity on the GPU type, AverageValue 1, tolerance 0', () => {
+    const objs = get('example-chat');
+    const rules = parse(readFileSync(join(MANIFESTS_DIR, 'base/rules/chat.yaml'), 'utf8')) as { services: { name: string; pools: { name: string; role: string; maxReplicas: number }[] }[] };
+    const svc = rules.services[0]!;
+    for (const pool of svc.pools) {
+      const d = find(objs, 'Deployment', `chat-${pool.name}`, 'llm');
+      const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
+      assert.deepEqual([labels['baton.dev/service'], labels['baton.dev/role'], labels['baton.dev/pool']], [svc.name, pool.role, pool.name]);
+      assert.ok(!('replicas' in (d.spec as object)), `${pool.name}: replicas belongs to the HPA`);
+      const terms = (podSpec(d) as unknown as { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: { matchExpressions: { key: string }[] }[] } } } })
+        .affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
+      assert.ok(terms[0]!.matchExpressions.some((e) => e.key === 'nvidia.com/gpu.product'));
+      const hpa = find(objs, 'HorizontalPodAutoscaler', `chat-${pool.name}`, 'llm');
+      const spec = hpa.spec as {
+        scaleTargetRef: { name: string }; maxReplicas: number;
+        metrics: { type: string; external: { metric: { name: string; selector: { matchLabels: Record<string, string> } }; target: { type: string; averageValue: string } } }[];
+        behavior: Record<'scaleUp' | 'scaleDown', { tolerance: number; stabilizationWindowSeconds: number }>;
+      };
+      assert.equal(spec.scaleTargetRef.name, d.metadata.name);
+      assert.ok(spec.maxReplicas >= pool.maxReplicas, `${pool.name}: HPA max ${spec.maxReplicas} < rule max ${pool.maxReplicas}`);
+      assert.equal(spec.metrics.length, 1);
+      const m = spec.metrics[0]!;
+      assert.equal(m.type, 'External');
+      assert.equal(m.external.metric.name, 'baton_desired_replicas');
+      assert.deepEqual(m.external.metric.selector.matchLabels, { service: svc.name, pool: pool.name });
+      assert.deepEqual(m.external.target, { type: 'AverageValue', averageValue: '1' });
+      for (const side of ['scaleUp', 'scaleDown'] as const) {
+        assert.equal(spec.behavior[side].tolerance, 0, `${pool.name} ${side} tolerance`);
+        assert.equal(spec.behavior[side].stabilizationWindowSeconds, 0, `${pool.name} ${side} stabilization`);
+      }
+    }
+  });
+
+  it('monitoring: PodMonitor maps pod labels to service/role/pool; ServiceMonitor scrapes the metrics port; dashboards ConfigMap for the sidecar', () => {
+    const objs = get('monitoring');
+    const pm = find(objs, 'PodMonitor', 'baton-engines');
+    const relabel = (pm.spec as { podMetricsEndpoints: { relabelings: { sourceLabels: string[]; targetLabel: string }[] }[] }).podMetricsEndpoints[0]!.relabelings;
+    assert.deepEqual(relabel.map((r) => [r.sourceLabels[0], r.targetLabel]), [
+      ['__meta_kubernetes_pod_label_baton_dev_service', 'service'],
+      ['__meta_kubernetes_pod_label_baton_dev_role', 'role'],
+      ['__meta_kubernetes_pod_label_baton_dev_pool', 'pool'],
+    ]);
+    const sm = find(objs, 'ServiceMonitor', 'baton', 'baton-system');
+    const svcPorts = (find(get('base'), 'Service', 'baton').spec as { ports: { name: string }[] }).ports.map((p) => p.name);
+    assert.ok(svcPorts.includes((sm.spec as { endpoints: { port: string }[] }).endpoints[0]!.port));
+    const cm = find(objs, 'ConfigMap', 'baton-dashboards', 'baton-system');
+    assert.equal(cm.metadata.labels?.grafana_dashboard, '1');
+    for (const [file, json] of Object.entries(cm.data as Record<string, string>)) assert.ok((JSON.parse(json) as { uid?: string }).uid, `${file} has no uid`);
+  });
+});
+
+describe('manifests/scripts/check-apiservice.sh', function () {
+  this.timeout(20_000);
+  const script = join(MANIFESTS_DIR, 'scripts/check-apiservice.sh');
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'baton-check-apiservice-'))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  // A stand-in kubectl that answers `get apiservice` as a cluster would.
+  const fakeKubectl = (stdout: string, stderr: string, code: number): string => {
+    const path = join(dir, `kubectl-${code}-${stdout.replace(/\W/g, '_')}`);
+    writeFileSync(path, `#!/bin/sh\necho "$@" > "${path}.args"\nprintf '%s' '${stdout}'\nprintf '%s\\n' '${stderr}' >&2\nexit ${code}\n`, { mode: 0o755 });
+    return path;
+  };
+  const check = (kubectl: string, ...args: string[]) => run('bash', [script, ...args], { env: { ...process.env, KUBECTL: kubectl } });
+
+  it('passes when nobody owns v1beta1.external.metrics.k8s.io', async () => {
+    const r = await check(fakeKubectl('', 'Error from server (NotFound): apiservices.apiregistration.k8s.io "v1beta1.external.metrics.k8s.io" not found', 1));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /is free/);
+  });
+
+  it('passes when Baton already owns it (upgrade), and passes extra kubectl flags through', async () => {
+    const k = fakeKubectl('baton-system/baton', '', 0);
+    const r = await check(k, '--context', 'prod');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(readFileSync(`${k}.args`, 'utf8'), /^--context prod get apiservice v1beta1\.external\.metrics\.k8s\.io /);
+  });
+
+  it('refuses loudly, naming the owner, when another provider has it', async () => {
+    const r = await check(fakeKubectl('keda/keda-operator-metrics-apiserver', '', 0));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /REFUSING TO INSTALL/);
+    assert.match(r.stderr, /Service keda\/keda-operator-metrics-apiserver/);
+  });
+
+  it('fails (not "free") when the cluster cannot be read', async () => {
+    const r = await check(fakeKubectl('', 'Unable to connect to the server: dial tcp 127.0.0.1:6443: connection refused', 1));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /cannot read APIService/);
+  });
+});
