@@ -7,8 +7,9 @@
 //                            [--connections 16] [--tsdb victoria-metrics|prometheus]
 //
 // Rows: {hpas, offeredRps, rps (achieved), p50Ms, p99Ms, maxMs, errors, promQueriesPerInterval, adapterCpuPct}.
-// promQueriesPerInterval = instant queries the evaluator sent per query interval while the load ran: every service
-// shares one PromQL, so it must stay flat however many HPAs read the metric.
+// promQueriesPerInterval = instant queries the evaluator sent per query interval while the loads ran, over all cells of
+// one HPA count (a single cell holds only one or two intervals): every service shares one PromQL, so it must stay flat
+// however many HPAs read the metric.
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -340,6 +341,9 @@ async function main(): Promise<void> {
         return true;
       }, 60_000);
       const paths = rules.selectors.map((sel) => `/apis/external.metrics.k8s.io/v1beta1/namespaces/${NAMESPACE}/${METRIC}?labelSelector=${encodeURIComponent(sel)}`);
+      const first = rows.length;
+      const sentAtStart = running.evaluator.queriesSent;
+      const startedAt = performance.now();
       for (const rate of o.rates) {
         const sent0 = running.evaluator.queriesSent;
         const cpu0 = process.cpuUsage();
@@ -364,6 +368,9 @@ async function main(): Promise<void> {
         rows.push(row);
         log(`  hpas ${hpas} @ ${rate} req/s: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, max ${row.maxMs} ms, ${row.rps} req/s, ${row.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ''}, ${row.promQueriesPerInterval} queries/interval, adapter CPU ${row.adapterCpuPct} %, load generator CPU ${round(r.loadgenCpuPct, 0)} %`);
       }
+      const perInterval = round((running.evaluator.queriesSent - sentAtStart) / ((performance.now() - startedAt) / 1000 / QUERY_INTERVAL_S));
+      for (const row of rows.slice(first)) row.promQueriesPerInterval = perInterval;
+      log(`  hpas ${hpas}: ${perInterval} Prometheus queries per ${QUERY_INTERVAL_S} s interval over all loads`);
       if (warnings.length) log(`  adapter warnings (${warnings.length}), first: ${warnings[0]}`);
       await adapter.close();
       adapter = undefined;
