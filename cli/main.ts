@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { adapterCommand } from './commands/adapter.js';
 import { demoCommand } from './commands/demo.js';
+import { explainCommand } from './commands/explain.js';
 import { rulesCommand } from './commands/rules.js';
 import { simulateCommand } from './commands/simulate.js';
 import { sweepCommand } from './commands/sweep.js';
@@ -15,7 +16,8 @@ export function program(): Command {
     .addCommand(simulateCommand())
     .addCommand(sweepCommand())
     .addCommand(adapterCommand())
-    .addCommand(rulesCommand());
+    .addCommand(rulesCommand())
+    .addCommand(explainCommand());
 }
 
 export async function main(argv: string[]): Promise<void> {
