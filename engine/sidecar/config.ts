@@ -1,0 +1,90 @@
+// The engine's config file (YAML or JSON) and the demand file the adapter writes: parsed and checked with errors that
+// name the file and the field.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { validateSpecs } from '../placement/place.js';
+import { DEFAULT_TOPOLOGY_KEYS, type Affinity, type PlacementPool, type ServiceDemand, type ServicePlacementSpec, type TopologyKeys } from '../placement/types.js';
+
+export interface EngineConfig {
+  /** Namespace of the Lease, the plan ConfigMap and the Events. */
+  namespace: string;
+  keys: TopologyKeys;
+  services: ServicePlacementSpec[];
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+function num(o: Obj, k: string, where: string, dflt?: number): number {
+  const v = o[k] ?? dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}.${k}: expected a number, got ${JSON.stringify(o[k])}`);
+  return v;
+}
+function str(o: Obj, k: string, where: string, dflt?: string): string {
+  const v = o[k] ?? dflt;
+  if (typeof v !== 'string' || !v) throw new Error(`${where}.${k}: expected a non-empty string, got ${JSON.stringify(o[k])}`);
+  return v;
+}
+
+export function parseEngineConfig(doc: unknown, file = 'config'): EngineConfig {
+  if (!isObj(doc)) throw new Error(`${file}: expected a mapping at the top`);
+  const keysIn = doc.topologyKeys ?? {};
+  if (!isObj(keysIn)) throw new Error(`${file}: topologyKeys must be a mapping`);
+  const keys: TopologyKeys = { ...DEFAULT_TOPOLOGY_KEYS };
+  for (const k of Object.keys(keysIn)) {
+    if (!(k in keys)) throw new Error(`${file}: topologyKeys.${k} is not one of ${Object.keys(keys).join(', ')}`);
+    keys[k as keyof TopologyKeys] = str(keysIn, k, `${file}: topologyKeys`);
+  }
+  if (!Array.isArray(doc.services) || doc.services.length === 0) throw new Error(`${file}: services must be a non-empty list`);
+  const services = doc.services.map((s: unknown, i: number): ServicePlacementSpec => {
+    const where = `${file}: services[${i}]`;
+    if (!isObj(s)) throw new Error(`${where}: expected a mapping`);
+    const ratio = s.ratio;
+    if (!isObj(ratio)) throw new Error(`${where}.ratio: expected {prefill, decode}`);
+    if (!Array.isArray(s.pools)) throw new Error(`${where}.pools: expected a list`);
+    const affinity = str(s, 'affinity', where, 'none') as Affinity;
+    const pools = s.pools.map((p: unknown, j: number): PlacementPool => {
+      const pw = `${where}.pools[${j}]`;
+      if (!isObj(p)) throw new Error(`${pw}: expected a mapping`);
+      const role = str(p, 'role', pw);
+      if (role !== 'prefill' && role !== 'decode') throw new Error(`${pw}.role: expected prefill or decode, got "${role}"`);
+      const pool: PlacementPool = {
+        name: str(p, 'name', pw), role, gpuType: str(p, 'gpuType', pw),
+        unitsPerReplica: num(p, 'unitsPerReplica', pw, 1), gpusPerReplica: num(p, 'gpusPerReplica', pw, 1),
+        preference: num(p, 'preference', pw, j), minReplicas: num(p, 'minReplicas', pw, 0), maxReplicas: num(p, 'maxReplicas', pw, 1e6),
+      };
+      if (p.cost !== undefined) pool.cost = num(p, 'cost', pw);
+      return pool;
+    });
+    return { service: str(s, 'service', where), priority: num(s, 'priority', where, 0), affinity, ratio: { prefill: num(ratio, 'prefill', `${where}.ratio`), decode: num(ratio, 'decode', `${where}.ratio`) }, pools };
+  });
+  try {
+    validateSpecs(services);
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+  return { namespace: str(doc, 'namespace', file, 'baton'), keys, services };
+}
+
+export function loadEngineConfig(path: string): EngineConfig {
+  return parseEngineConfig(parse(readFileSync(path, 'utf8')), path);
+}
+
+/**
+ * The demand file: `{services: {<service>: {prefill: <units>, decode: <units>}}}`, desired units per role as the policy
+ * core decided them (Decision.prefill.units / decode.units). The adapter rewrites it every evaluation (atomic rename).
+ */
+export function parseDemand(doc: unknown, file = 'demand'): ServiceDemand[] {
+  if (!isObj(doc) || !isObj(doc.services)) throw new Error(`${file}: expected {services: {<service>: {prefill, decode}}}`);
+  return Object.entries(doc.services).map(([service, u]) => {
+    if (!isObj(u)) throw new Error(`${file}: services.${service}: expected {prefill, decode}`);
+    const prefill = num(u, 'prefill', `${file}: services.${service}`);
+    const decode = num(u, 'decode', `${file}: services.${service}`);
+    if (prefill < 0 || decode < 0) throw new Error(`${file}: services.${service}: units must be ≥ 0`);
+    return { service, units: { prefill, decode } };
+  });
+}
+
+export function loadDemand(path: string): ServiceDemand[] {
+  return parseDemand(parse(readFileSync(path, 'utf8')), path);
+}
