@@ -285,12 +285,18 @@ export class Evaluator {
     this.metrics.evaluations.inc({ rule: st.rule.name, result: 'held' });
     const age = st.lastGood ? ((this.clock() - st.lastGood.atMs) / 1000).toFixed(1) + ' s old' : 'none yet';
     this.log(`${st.rule.name}: ${problem}; keeping the last good value (${age})`);
-    this.updateStaleness();
+    // Only this service's gauge: during an outage every service holds, and refreshing all of them on each hold is
+    // quadratic in the number of services (the scrape hook refreshes them all once per scrape anyway).
+    this.setStaleness(st.rule.name, st, this.clock());
   }
 
   private updateStaleness(): void {
     const now = this.clock();
-    for (const [name, st] of this.states) this.metrics.staleness.set({ rule: name }, st.lastGood ? (now - st.lastGood.atMs) / 1000 : Infinity);
+    for (const [name, st] of this.states) this.setStaleness(name, st, now);
+  }
+
+  private setStaleness(name: string, st: ServiceState, now: number): void {
+    this.metrics.staleness.set({ rule: name }, st.lastGood ? (now - st.lastGood.atMs) / 1000 : Infinity);
   }
 }
 
