@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { parseEngineConfig } from '../../engine/sidecar/config.js';
+import { slotLabelKey } from '../../engine/placement/labels.js';
 import { loadValidator, openapiSpecDir, type KindValidator } from './openapi.js';
 import { MANIFESTS_DIR, OVERLAYS, kubectlPath, renderManifests, run, type KubeObject, type Overlay } from './render.js';
 
@@ -177,8 +179,16 @@ describe('manifests (kubectl kustomize, offline)', function () {
     const rulesVol = spec.volumes?.find((v) => v.name === 'rules')?.configMap?.name;
     const rulesCm = find(objs, 'ConfigMap', rulesVol ?? '?', 'baton-system');
     assert.ok(parse((rulesCm.data as Record<string, string>)['chat.yaml']!).services[0].name === 'chat');
-    const engine = spec.containers.find((c) => c.name === 'engine')!;
-    assert.equal(engine.args?.[0], 'engine');
+    const engineC = spec.containers.find((c) => c.name === 'engine')!;
+    assert.equal(engineC.args?.[0], 'engine');
+    const configArg = engineC.args?.find((a) => a.startsWith('--config='))?.slice('--config='.length);
+    const mount = engineC.volumeMounts?.find((m) => configArg?.startsWith(m.mountPath + '/'));
+    assert.ok(mount, `--config=${configArg} is not on a mounted volume`);
+    const cmName = spec.volumes?.find((v) => v.name === mount.name)?.configMap?.name;
+    const engineCm = find(objs, 'ConfigMap', cmName ?? '?', 'baton-system');
+    const engineYaml = (engineCm.data as Record<string, string>)[configArg!.slice(mount.mountPath.length + 1)];
+    assert.ok(engineYaml, `ConfigMap ${cmName} has no ${configArg}`);
+    assert.equal(parseEngineConfig(parse(engineYaml), 'engine.yaml').namespace, 'baton-system');
   });
 
   it('Service 443 → adapter port, APIService with priorities pointing at it', () => {
@@ -223,14 +233,20 @@ describe('manifests (kubectl kustomize, offline)', function () {
     const objs = get('example-chat');
     const rules = parse(readFileSync(join(MANIFESTS_DIR, 'base/rules/chat.yaml'), 'utf8')) as { services: { name: string; pools: { name: string; role: string; maxReplicas: number }[] }[] };
     const svc = rules.services[0]!;
+    const engine = parseEngineConfig(parse(readFileSync(join(MANIFESTS_DIR, 'base/engine/engine.yaml'), 'utf8')), 'base/engine/engine.yaml');
+    assert.deepEqual(engine.services.find((s) => s.service === svc.name)!.pools.map((p) => [p.name, p.role]), svc.pools.map((p) => [p.name, p.role]), 'engine config and rule file disagree on pools');
     for (const pool of svc.pools) {
       const d = find(objs, 'Deployment', `chat-${pool.name}`, 'llm');
       const labels = (d.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
-      assert.deepEqual([labels['baton.dev/service'], labels['baton.dev/role'], labels['baton.dev/pool']], [svc.name, pool.role, pool.name]);
+      assert.deepEqual([labels['baton.io/service'], labels['baton.io/role'], labels['baton.io/pool']], [svc.name, pool.role, pool.name]);
       assert.ok(!('replicas' in (d.spec as object)), `${pool.name}: replicas belongs to the HPA`);
-      const terms = (podSpec(d) as unknown as { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: { matchExpressions: { key: string }[] }[] } } } })
+      const terms = (podSpec(d) as unknown as { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: { matchExpressions: { key: string; operator: string; values: string[] }[] }[] } } } })
         .affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
-      assert.ok(terms[0]!.matchExpressions.some((e) => e.key === 'nvidia.com/gpu.product'));
+      assert.equal(terms.length, 1, 'one term: GPU type AND planned slots');
+      const gpuKey = engine.keys.gpuType;
+      const enginePool = engine.services.find((s) => s.service === svc.name)!.pools.find((p) => p.name === pool.name)!;
+      assert.deepEqual(terms[0]!.matchExpressions.find((e) => e.key === gpuKey), { key: gpuKey, operator: 'In', values: [enginePool.gpuType] });
+      assert.deepEqual(terms[0]!.matchExpressions.find((e) => e.key === slotLabelKey(svc.name, pool.name)), { key: slotLabelKey(svc.name, pool.name), operator: 'Gt', values: ['0'] });
       const hpa = find(objs, 'HorizontalPodAutoscaler', `chat-${pool.name}`, 'llm');
       const spec = hpa.spec as {
         scaleTargetRef: { name: string }; maxReplicas: number;
@@ -257,9 +273,9 @@ describe('manifests (kubectl kustomize, offline)', function () {
     const pm = find(objs, 'PodMonitor', 'baton-engines');
     const relabel = (pm.spec as { podMetricsEndpoints: { relabelings: { sourceLabels: string[]; targetLabel: string }[] }[] }).podMetricsEndpoints[0]!.relabelings;
     assert.deepEqual(relabel.map((r) => [r.sourceLabels[0], r.targetLabel]), [
-      ['__meta_kubernetes_pod_label_baton_dev_service', 'service'],
-      ['__meta_kubernetes_pod_label_baton_dev_role', 'role'],
-      ['__meta_kubernetes_pod_label_baton_dev_pool', 'pool'],
+      ['__meta_kubernetes_pod_label_baton_io_service', 'service'],
+      ['__meta_kubernetes_pod_label_baton_io_role', 'role'],
+      ['__meta_kubernetes_pod_label_baton_io_pool', 'pool'],
     ]);
     const sm = find(objs, 'ServiceMonitor', 'baton', 'baton-system');
     const svcPorts = (find(get('base'), 'Service', 'baton').spec as { ports: { name: string }[] }).ports.map((p) => p.name);
