@@ -1,4 +1,5 @@
-// A small client for any Prometheus HTTP API (Prometheus, VictoriaMetrics, Thanos, Mimir): instant queries only.
+// A small client for any Prometheus HTTP API (Prometheus, VictoriaMetrics, Thanos, Mimir): instant queries, and range
+// queries for replaying history (`baton whatif`).
 // node:http(s) rather than fetch so a custom CA, client timeouts and auth need no extra dependency.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -42,6 +43,29 @@ export class PrometheusError extends Error {
     super(message);
     this.name = 'PrometheusError';
   }
+}
+
+/** One series of a range query: its samples in time order (values may be NaN or ±Infinity). */
+export interface RangeSeries {
+  labels: Record<string, string>;
+  points: { timestampS: number; value: number }[];
+}
+
+export interface RangeQuery {
+  (promql: string, startS: number, endS: number, stepS: number): Promise<RangeSeries[]>;
+}
+
+/** A query_range answer: always a matrix; anything else is a parse error. */
+export function parseRangeResponse(body: unknown): RangeSeries[] {
+  const b = body as { status?: string; error?: string; errorType?: string; data?: { resultType?: string; result?: unknown } };
+  if (b?.status === 'error') throw new PrometheusError(`${b.errorType ?? 'error'}: ${b.error ?? 'unknown'}`, 'api');
+  if (b?.status !== 'success' || !b.data) throw new PrometheusError('response is not a Prometheus API success object', 'parse');
+  if (b.data.resultType !== 'matrix') throw new PrometheusError(`query_range answered a ${String(b.data.resultType)}, expected a matrix`, 'parse');
+  if (!Array.isArray(b.data.result)) throw new PrometheusError('matrix result is not an array', 'parse');
+  return b.data.result.map((r: { metric?: Record<string, string>; values?: [number, string][] }) => ({
+    labels: { ...(r.metric ?? {}) },
+    points: (Array.isArray(r.values) ? r.values : []).map(([t, v]) => ({ timestampS: Number(t), value: parseSampleValue(v) })),
+  }));
 }
 
 export interface InstantQuery {
@@ -115,6 +139,14 @@ export class PrometheusClient {
     form.set('timeout', `${Math.max(1, Math.floor(this.timeoutMs / 1000))}s`);
     const body = await this.post(new URL('api/v1/query', this.base), form.toString());
     return parseQueryResponse(body);
+  };
+
+  /** A range query (POST /api/v1/query_range) from `startS` to `endS` every `stepS` seconds. */
+  queryRange: RangeQuery = async (promql: string, startS: number, endS: number, stepS: number): Promise<RangeSeries[]> => {
+    const form = new URLSearchParams({ query: promql, start: String(startS), end: String(endS), step: String(stepS) });
+    form.set('timeout', `${Math.max(1, Math.floor(this.timeoutMs / 1000))}s`);
+    const body = await this.post(new URL('api/v1/query_range', this.base), form.toString());
+    return parseRangeResponse(body);
   };
 
   close(): void {

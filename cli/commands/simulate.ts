@@ -9,6 +9,7 @@ import { servicePreset } from '../../sim/service.js';
 import type { ScenarioSpec } from '../../sim/spec.js';
 import { dataFile } from '../../sim/paths.js';
 import { serveMetricsCommandAction } from '../../sim/exporter/index.js';
+import { runRulesAndReport } from './simulate-rules.js';
 import { integer, listOf, nonNegativeNumber, oneOf, positiveNumber, ratio } from '../options.js';
 
 export const DEFAULT_TRACE = dataFile('traces', 'azure-llm-2023-conv.csv');
@@ -36,6 +37,8 @@ export interface SimulateFlags {
   speed: number;
   flavour: 'vllm' | 'sglang';
   rps: number;
+  rules?: string;
+  rulesService?: string;
 }
 
 /** Workload and fleet options shared by `simulate` and `demo`. */
@@ -108,9 +111,15 @@ export function simulateCommand(): Command {
     .option('--port <n>', 'serve-metrics: port on 127.0.0.1 (0 = free)', integer('--port'), 9400)
     .option('--speed <x>', 'serve-metrics: simulated seconds per wall second', positiveNumber('--speed'), 1)
     .option('--rps <n>', 'serve-metrics: initial requests/s (change it live with POST /load)', positiveNumber('--rps'), 10)
-    .addOption(new Option('--flavour <engine>', 'serve-metrics: metric names').choices(['vllm', 'sglang']).default('vllm'));
+    .addOption(new Option('--flavour <engine>', 'serve-metrics: metric names').choices(['vllm', 'sglang']).default('vllm'))
+    .option('--rules <file>', "replay a rule file's service as the coordinated policy (its ratio, target, guards, stability, pools by gpuType)")
+    .option('--rules-service <name>', '--rules: which service of the file (needed when it has several)');
   addScenarioOptions(cmd);
-  return cmd.action(async (f: SimulateFlags) => {
+  return cmd.action(async (f: SimulateFlags, self: Command) => {
+    if (f.rules) {
+      await simulateRules(f, self);
+      return;
+    }
     if (f.serveMetrics) {
       const policy = f.policies.length === 1 ? f.policies[0]! : 'coordinated';
       await serveMetricsCommandAction({ service: f.service, policy, rps: f.rps, port: f.port, speed: f.speed, flavour: f.flavour, trace: f.trace, coldStartS: f.coldStart, seed: f.seed });
@@ -119,4 +128,13 @@ export function simulateCommand(): Command {
     const spec = specFrom(f, f.policies);
     await runAndReport(spec, f, spec.workload.diurnal ? `diurnal day from ${f.trace}` : `replay of ${f.trace}`);
   });
+}
+
+/** `--rules`: the fleet and the ratio come from the rule, so --fleet, --ratio and --serve-metrics do not apply. */
+async function simulateRules(f: SimulateFlags, self: Command): Promise<void> {
+  for (const flag of ['fleet', 'ratio', 'serveMetrics'] as const) {
+    if (self.getOptionValueSource(flag) === 'cli') throw new Error(`--${flag === 'serveMetrics' ? 'serve-metrics' : flag} cannot be combined with --rules: the rule's pools and ratio are replayed`);
+  }
+  const spec = specFrom(f, f.policies);
+  await runRulesAndReport(spec, f.rules!, f.rulesService, f, spec.workload.diurnal ? `diurnal day from ${f.trace}` : `replay of ${f.trace}`);
 }
