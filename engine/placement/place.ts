@@ -109,6 +109,12 @@ class NodeIndex {
     return c < list.length ? list[c]! : -1;
   }
 
+  /** Whether the domain has schedulable nodes of this GPU type at all. */
+  has(level: Affinity, domain: number, type: number): boolean {
+    this.build(level);
+    return this.buckets.has(`${level}|${domain}|${type}`);
+  }
+
   /** Rolled-back virtual allocation: the node may fit again, so rewind cursors past it (rare, small). */
   reset(): void {
     this.cursors.clear();
@@ -272,7 +278,6 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
 
   // ---- scale-out: pass 1 follows the preferred split, pass 2 falls back to any compatible pool up to its max ----
   if (need.prefill > EPS || need.decode > EPS) {
-    const fallbackSlots = new Map<string, number>();
     const newGroups: string[] = [];
     const candidates: number[] = [];
     for (let d = 0; d < index.domains(level); d++) candidates.push(d);
@@ -312,7 +317,6 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
           }
           assign(g, pick, got, +1);
           added.push(got);
-          if (pass === 2 && total.get(got.pool.name)! > (target[got.pool.name] ?? 0)) fallbackSlots.set(got.pool.name, (fallbackSlots.get(got.pool.name) ?? 0) + 1);
         }
         // The other role could not be placed here: this cycle's slots of the role ahead are undone until it no longer
         // leads (a role alone in a group is undone entirely). Scale both or neither.
@@ -326,19 +330,12 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
             assign(g, r, a, -1);
             added.splice(i, 1);
             undone = true;
-            if (pass === 2 && fallbackSlots.has(a.pool.name)) fallbackSlots.set(a.pool.name, Math.max(0, fallbackSlots.get(a.pool.name)! - 1));
           }
         }
         if (undone) index.reset();
         if (g.units.prefill <= EPS && g.units.decode <= EPS && !existing.has(d)) groups.delete(d);
         else if (fresh && added.length) newGroups.push(g.id);
       }
-    }
-    for (const [pool, n] of fallbackSlots) {
-      if (n <= 0) continue;
-      const p = spec.pools.find((x) => x.name === pool)!;
-      const pref = byRole[p.role][0]!;
-      reason('pool-fallback', p.role, { replicas: n, preferred: pref.name }, `${p.role}: preferred pool ${pref.name} exhausted → ${n} replicas on ${pool}`, { pool });
     }
     if (newGroups.length) reason('new-group', undefined, { count: newGroups.length, groups: newGroups.join(',') }, `new Deployment Groups in ${newGroups.join(', ')}`);
     const grown = ROLES.filter((r) => requested[r] - need[r] - held[r] > EPS);
@@ -366,11 +363,32 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
       need[r] -= sign * a.pool.unitsPerReplica;
       total.set(a.pool.name, total.get(a.pool.name)! + sign);
     }
+    /**
+     * Capped (held back by the ratio) rather than unplaced: some domain that could host both roles still has room for
+     * this role. Otherwise this role is the one that cannot be placed.
+     */
     function canPlaceAnywhere(r: Role): boolean {
-      return byRole[r].some((p) => {
-        const t = v.typeIndex.get(p.gpuType);
-        return t !== undefined && total.get(p.name)! < p.maxReplicas && index.find('none', 0, t, p.gpusPerReplica) >= 0;
-      });
+      const typesOf = (role: Role) => byRole[role].map((p) => v.typeIndex.get(p.gpuType)).filter((t): t is number => t !== undefined);
+      const pt = typesOf('prefill');
+      const dt = typesOf('decode');
+      for (let d = 0; d < index.domains(level); d++) {
+        if (!pt.some((t) => index.has(level, d, t)) || !dt.some((t) => index.has(level, d, t))) continue;
+        if (findPool(r, d, 2)) return true;
+      }
+      return false;
+    }
+  }
+
+  // A pool above its preferred share while a more preferred pool of the role is short of its share: fallback, a standing
+  // condition reported every cycle it lasts.
+  for (const r of ROLES) {
+    for (const [i, p] of byRole[r].entries()) {
+      const extra = total.get(p.name)! - (target[p.name] ?? 0);
+      const short = byRole[r].slice(0, i).find((q) => total.get(q.name)! < (target[q.name] ?? 0));
+      if (extra > 0 && short) {
+        reason('pool-fallback', r, { replicas: extra, preferred: short.name, preferredReplicas: total.get(short.name)!, preferredTarget: target[short.name] ?? 0 },
+          `${r}: preferred pool ${short.name} exhausted (${total.get(short.name)} of ${target[short.name]} replicas) → ${extra} replicas on ${p.name}`, { pool: p.name });
+      }
     }
   }
 

@@ -76,7 +76,7 @@ export class Engine {
     const kc = typeof o.kubeconfig === 'object' ? o.kubeconfig : loadKubeConfig(o.kubeconfig);
     this.c = makeClients(kc);
     this.identity = o.identity ?? `${hostname()}-${process.pid}`;
-    this.elector = new LeaderElector(this.c, { namespace: o.config.namespace, name: o.leaseName ?? 'baton-engine', identity: this.identity, durationS: o.leaseDurationS ?? 15 });
+    this.elector = new LeaderElector(this.c, { namespace: o.config.namespace, name: o.leaseName ?? 'baton-engine', identity: this.identity, durationS: o.leaseDurationS ?? 15 }, Date.now, (err) => this.log(`lease: ${err.message}`));
     this.metrics.advisory.set(o.advisory ? 1 : 0);
   }
 

@@ -10,11 +10,19 @@ export interface LeaseOptions {
   durationS: number;
 }
 
+/**
+ * A MicroTime as the apiserver parses it (RFC3339 with exactly six fraction digits). client-node 1.4 would send a Date
+ * through toISOString (three digits), which the apiserver refuses with 400.
+ */
+export function microTime(d: Date): Date {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
+}
+
 export class LeaderElector {
   /** Local monotonic time (ms) until which our leadership is certain; 0 = not leader. */
   private leaderUntil = 0;
 
-  constructor(private readonly c: KubeClients, private readonly o: LeaseOptions, private readonly clock: () => number = Date.now) {}
+  constructor(private readonly c: KubeClients, private readonly o: LeaseOptions, private readonly clock: () => number = Date.now, private readonly onError: (err: Error) => void = () => undefined) {}
 
   /** True while the lease we last renewed has not run out (leaving a margin for clock skew). */
   isLeader(): boolean {
@@ -27,7 +35,8 @@ export class LeaderElector {
     try {
       const won = await this.attempt();
       this.leaderUntil = won ? start + this.o.durationS * 1000 * 0.8 : 0;
-    } catch {
+    } catch (err) {
+      this.onError(err as Error);
       // Keep whatever time is left on a lease we hold; a failed renewal does not extend it.
       if (!this.isLeader()) this.leaderUntil = 0;
     }
@@ -36,7 +45,8 @@ export class LeaderElector {
 
   private async attempt(): Promise<boolean> {
     const { namespace, name, identity, durationS } = this.o;
-    const now = new Date();
+    const nowDate = new Date();
+    const now = microTime(nowDate);
     let lease: k8s.V1Lease;
     try {
       lease = await this.c.coordination.readNamespacedLease({ name, namespace });
@@ -55,7 +65,7 @@ export class LeaderElector {
     }
     const spec = lease.spec ?? {};
     const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
-    const expired = renewed + (spec.leaseDurationSeconds ?? durationS) * 1000 < now.getTime();
+    const expired = renewed + (spec.leaseDurationSeconds ?? durationS) * 1000 < nowDate.getTime();
     const mine = spec.holderIdentity === identity;
     if (!mine && !expired && spec.holderIdentity) return false;
     const next: k8s.V1Lease = {
@@ -84,7 +94,7 @@ export class LeaderElector {
     try {
       const lease = await this.c.coordination.readNamespacedLease({ name: this.o.name, namespace: this.o.namespace });
       if (lease.spec?.holderIdentity !== this.o.identity) return;
-      await this.c.coordination.replaceNamespacedLease({ name: this.o.name, namespace: this.o.namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', renewTime: new Date(0) } } });
+      await this.c.coordination.replaceNamespacedLease({ name: this.o.name, namespace: this.o.namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', renewTime: microTime(new Date(0)) } } });
     } catch {
       // best effort: the lease expires on its own
     }
