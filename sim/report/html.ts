@@ -78,7 +78,7 @@ export function renderHtml(result: ScenarioResult, meta: ReportMeta, opts: HtmlO
 <section id="summary">
 <h2>Summary</h2>
 ${summaryTable(rows, sloTarget)}
-<p class="note">SLO attainment: share of completed requests within the TTFT SLO, the TBT SLO, and both; highlighted below ${fmtPercent(sloTarget, 1)} %.
+<p class="note">SLO attainment: share of requests within the TTFT SLO, the TBT SLO, and both (requests still in flight at the end count as misses unless they arrived in the last minute); highlighted below ${fmtPercent(sloTarget, 1)} %.
 P:D drift: mean |ready P:D in units ÷ planned ratio − 1|. vs static: GPU-hour change against static peak; vs oracle: multiple of the oracle lower bound.</p>
 </section>
 <section id="plan">

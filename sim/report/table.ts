@@ -99,14 +99,14 @@ function planHeader(result: ScenarioResult, meta: ReportMeta | undefined): strin
 function footnotes(result: ScenarioResult, hasStatic: boolean, hasOracle: boolean): string[] {
   const any = Object.values(result.results)[0]!;
   const notes = [
-    `SLO attainment: share of completed requests (${any.requests.toLocaleString('en-US')} arrived) within the TTFT SLO, the TBT SLO, both.`,
+    `SLO attainment: share of requests (${any.requests.toLocaleString('en-US')} arrived) within the TTFT SLO, the TBT SLO, both; requests still in flight at the end count as misses unless they arrived in the last minute.`,
     'P:D drift: mean |ready P:D in units ÷ planned ratio − 1|.',
   ];
   if (hasStatic) notes.push('vs static: GPU-hours change against static peak provisioning.');
   if (hasOracle) notes.push('vs oracle: GPU-hours as a multiple of the oracle lower bound (perfect foresight, no cold start).');
   const unfinished = Object.entries(result.results).filter(([, r]) => r.unfinished > 0);
   if (unfinished.length) {
-    notes.push(`unfinished at the end (not counted in attainment): ${unfinished.map(([n, r]) => `${n} ${r.unfinished}`).join(', ')}`);
+    notes.push(`in flight at the end: ${unfinished.map(([n, r]) => `${n} ${r.unfinished}`).join(', ')}`);
   }
   return notes;
 }
