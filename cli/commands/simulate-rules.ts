@@ -9,7 +9,7 @@ import { servicePreset } from '../../sim/service.js';
 import type { ScenarioSpec } from '../../sim/spec.js';
 
 /** Loads the file and picks the service: the named one, or the only one. Errors name the file and the choices. */
-export async function loadRuleService(file: string, service?: string): Promise<ServiceRule> {
+export async function loadRuleService(file: string, service?: string, flag = '--rules-service'): Promise<ServiceRule> {
   const loaded = await loadRuleFiles([file]);
   if (!loaded.ruleSet) throw new Error(`${file} is not a valid rule file:\n${loaded.errors.map(formatRuleError).join('\n')}`);
   const services = loaded.ruleSet.services;
@@ -19,7 +19,7 @@ export async function loadRuleService(file: string, service?: string): Promise<S
     if (!found) throw new Error(`${file} has no service "${service}"; it has: ${names}`);
     return found;
   }
-  if (services.length !== 1) throw new Error(`${file} has ${services.length} services (${names}): choose one with --rules-service`);
+  if (services.length !== 1) throw new Error(`${file} has ${services.length} services (${names}): choose one with ${flag}`);
   return services[0]!;
 }
 
