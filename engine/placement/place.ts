@@ -206,6 +206,16 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
       if (!Number.isFinite(want) || want < 0) throw new Error(`demand for ${svc}: ${r} units must be a number ≥ 0, got ${want}`);
       requested[r] = Math.min(b.max, Math.max(b.min, want));
     }
+    // The pools' maxima bound the pair, not one role: past one role's maximum the other stops too (at the ratio).
+    const room = Math.min(unitBounds(spec.pools, 'prefill').max / spec.ratio.prefill, unitBounds(spec.pools, 'decode').max / spec.ratio.decode);
+    for (const r of ROLES) {
+      const cap = Math.max(room * spec.ratio[r], unitBounds(spec.pools, r).min);
+      if (requested[r] > cap + EPS) {
+        reason('capped', r, { requestedUnits: round3(demand.units[r]), cappedUnits: round3(cap), poolMaxUnits: round3(unitBounds(spec.pools, OTHER[r]).max) },
+          `capped: ${OTHER[r]} pools are at most ${round3(unitBounds(spec.pools, OTHER[r]).max)} units → ${r} capped at ${round3(cap)} units to keep the ratio`);
+        requested[r] = cap;
+      }
+    }
   }
   if (readyKnown) {
     for (const r of ROLES) {
@@ -325,6 +335,17 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
           const o = OTHER[r];
           if (!(blocked.has(o) && need[o] > EPS)) continue;
           for (let i = added.length - 1; i >= 0 && norm(g, r) > norm(g, o) + EPS; i--) {
+            const a = added[i]!;
+            if (a.pool.role !== r) continue;
+            assign(g, r, a, -1);
+            added.splice(i, 1);
+            undone = true;
+          }
+        }
+        // A group holds both roles or none: a role left alone here (the other needs nothing more, or cannot come) goes.
+        for (const r of ROLES) {
+          if (!(g.units[r] > EPS && g.units[OTHER[r]] <= EPS)) continue;
+          for (let i = added.length - 1; i >= 0; i--) {
             const a = added[i]!;
             if (a.pool.role !== r) continue;
             assign(g, r, a, -1);

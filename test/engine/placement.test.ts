@@ -157,6 +157,14 @@ describe('placement: heterogeneous pools', () => {
     assert.ok(codes(plan, 'chat').includes('unplaced'));
   });
 
+  it('pool maxima bound the pair: past one role\'s maximum the other is capped at the ratio', () => {
+    const nodes = rack('s', 'x', ['H100'], 10);
+    const spec = service('chat', { pools: [pool('p', 'prefill', 'H100', { maxReplicas: 2 }), pool('d', 'decode', 'H100')] });
+    const plan = planPlacement(snapshot(nodes), [spec], [{ service: 'chat', units: { prefill: 5, decode: 5 } }]);
+    assert.deepEqual(plan.services[0]!.pools, { p: 2, d: 2 });
+    assert.match(plan.reasons.find((r) => r.code === 'capped')!.message, /prefill pools are at most 2 units → decode capped/);
+  });
+
   it('an S1-affine group never starts with one role alone', () => {
     // x has H100 only; y has H20 only: no S1 can host both roles.
     const nodes = [...rack('s', 'x', ['H100'], 4), ...rack('s', 'y', ['H20'], 4)];
@@ -205,7 +213,8 @@ describe('placement: scale-in and guards', () => {
     nodes.find((x) => x.name === 'a1-0')!.labels[slotLabelKey('chat', 'p')] = '1';
     nodes.find((x) => x.name === 'a1-1')!.labels[slotLabelKey('chat', 'd')] = '1';
     const plan = planPlacement(snapshot(nodes, pods), [spec()], [{ service: 'chat', units: { prefill: 3, decode: 3 }, ready: { p: 1, d: 0 } }]);
-    assert.deepEqual(plan.services[0]!.pools, { p: 1, d: 3 });
+    // Prefill held at 1; decode may run one replica ahead of it in the group, no further (scale both or neither).
+    assert.deepEqual(plan.services[0]!.pools, { p: 1, d: 2 });
     const r = plan.reasons.find((x) => x.code === 'ready-guard')!;
     assert.equal(r.role, 'prefill');
     const ok = planPlacement(snapshot(nodes, pods), [spec()], [{ service: 'chat', units: { prefill: 3, decode: 3 }, ready: { p: 1, d: 1 } }]);
