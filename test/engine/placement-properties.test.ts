@@ -88,6 +88,14 @@ describe('placement: properties over random fabrics', () => {
       const plan = planPlacement({ nodes: labelled, pods }, specs, demands);
       checkInvariants(labelled, specs, plan, pods);
       for (const s of plan.slots) assert.equal(s.pods, pods.filter((p) => p.node === s.node && p.service === s.service && p.pool === s.pool).length);
+      for (const sp of plan.services) {
+        const spec = specs.find((x) => x.service === sp.service)!;
+        const step = Math.max(...spec.pools.map((p) => p.unitsPerReplica / spec.ratio[p.role]));
+        for (const g of sp.groups) {
+          const off = Math.abs(g.units.prefill / spec.ratio.prefill - g.units.decode / spec.ratio.decode);
+          assert.ok(off <= step + 1e-9, `${sp.service} group ${g.id} off ratio after the next cycle: ${JSON.stringify(g)}`);
+        }
+      }
       for (const p of pods) assert.ok(plan.slots.some((s) => s.node === p.node && s.service === p.service && s.pool === p.pool), `pod ${p.name} lost its slot entry`);
     }), { numRuns: 200 });
   });
