@@ -6,7 +6,7 @@
 // desired.json to each Deployment's scale subresource, as the HPA would (that path is proven in hpa-scaling.test.ts).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, writeFileSync, closeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
@@ -306,7 +306,8 @@ describe('e2e: baton engine places P/D slots by switch affinity, pool fallback a
   it('two engines at once: only the lease holder writes; an advisory engine never writes', async () => {
     const a = new Engine({ config, kubeconfig: kc, demandFile, identity: 'twin-a', leaseDurationS: 4, log: () => undefined });
     const b = new Engine({ config, kubeconfig: kc, demandFile, identity: 'twin-b', leaseDurationS: 4, log: () => undefined });
-    const adv = new Engine({ config, kubeconfig: kc, demandFile, identity: 'adv', advisory: true, log: () => undefined });
+    const adv = new Engine({ config, kubeconfig: kc, demandFile, identity: 'adv', advisory: true, port: 0, planFile: join(cluster!.runDir, 'plan.json'), log: () => undefined });
+    await adv.start(); // serves /plan and /metrics on 127.0.0.1 (its loop cycles too: advisory, so it writes nothing)
     // Wait out the lease of the SIGTERMed e2 if it could not release it.
     await waitFor('a leader among the twins', 15_000, async () => {
       const [ra, rb] = await Promise.all([a.cycleOnce(), b.cycleOnce()]);
@@ -327,6 +328,12 @@ describe('e2e: baton engine places P/D slots by switch affinity, pool fallback a
       await assertNoPodLostItsLabel();
     }
     assert.ok(leaderWrites > 0, 'the leader moved the fleet');
+    const served = (await (await fetch(`${adv.url}/plan`)).json()) as { desired: Record<string, Record<string, number>>; slots: unknown[] };
+    assert.deepEqual(served.desired, JSON.parse(readFileSync(join(cluster!.runDir, 'plan.json'), 'utf8')).desired);
+    assert.ok(served.slots.length > 0);
+    const metrics = await (await fetch(`${adv.url}/metrics`)).text();
+    assert.match(metrics, /baton_engine_desired_replicas\{service="batch",role="decode",pool="d"\} 16/);
+    assert.match(metrics, /baton_engine_advisory 1/);
     await converge('twins converge', async () => {
       const [ra, rb] = await Promise.all([a.cycleOnce(), b.cycleOnce()]);
       assert.ok(ra.leader !== rb.leader);
