@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { adapterCommand } from './commands/adapter.js';
 import { demoCommand } from './commands/demo.js';
+import { engineCommand } from './commands/engine.js';
 import { explainCommand } from './commands/explain.js';
 import { rulesCommand } from './commands/rules.js';
 import { simulateCommand } from './commands/simulate.js';
@@ -16,6 +17,7 @@ export function program(): Command {
     .addCommand(simulateCommand())
     .addCommand(sweepCommand())
     .addCommand(adapterCommand())
+    .addCommand(engineCommand())
     .addCommand(rulesCommand())
     .addCommand(explainCommand());
 }
