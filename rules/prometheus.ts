@@ -62,10 +62,39 @@ export function parseRangeResponse(body: unknown): RangeSeries[] {
   if (b?.status !== 'success' || !b.data) throw new PrometheusError('response is not a Prometheus API success object', 'parse');
   if (b.data.resultType !== 'matrix') throw new PrometheusError(`query_range answered a ${String(b.data.resultType)}, expected a matrix`, 'parse');
   if (!Array.isArray(b.data.result)) throw new PrometheusError('matrix result is not an array', 'parse');
-  return b.data.result.map((r: { metric?: Record<string, string>; values?: [number, string][] }) => ({
-    labels: { ...(r.metric ?? {}) },
-    points: (Array.isArray(r.values) ? r.values : []).map(([t, v]) => ({ timestampS: Number(t), value: parseSampleValue(v) })),
-  }));
+  return b.data.result.map((r: unknown, i: number) => {
+    const s = seriesObject(r, `matrix result[${i}]`);
+    return {
+      labels: labelsOf(s.metric, `matrix result[${i}].metric`),
+      points: (Array.isArray(s.values) ? s.values : []).map((p: unknown) => {
+        const [t, v] = Array.isArray(p) ? p : [];
+        return { timestampS: timestampOf(t), value: parseSampleValue(v) };
+      }),
+    };
+  });
+}
+
+/** A series of a result array must be an object; a garbage answer is a parse error, never a TypeError. */
+function seriesObject(r: unknown, where: string): { metric?: unknown; value?: unknown; values?: unknown } {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new PrometheusError(`${where} is not an object`, 'parse');
+  return r as { metric?: unknown; value?: unknown; values?: unknown };
+}
+
+/** A sample timestamp (a number, or a numeric string); anything else is NaN (Number() throws on some objects). */
+function timestampOf(t: unknown): number {
+  return typeof t === 'number' ? t : typeof t === 'string' ? Number(t) : NaN;
+}
+
+/** Series labels: an object of strings (absent means none). */
+function labelsOf(metric: unknown, where: string): Record<string, string> {
+  if (metric === undefined || metric === null) return {};
+  if (typeof metric !== 'object' || Array.isArray(metric)) throw new PrometheusError(`${where} is not a label object`, 'parse');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metric)) {
+    if (typeof v !== 'string') throw new PrometheusError(`${where}.${k} is not a string`, 'parse');
+    out[k] = v;
+  }
+  return out;
 }
 
 export interface InstantQuery {
@@ -91,21 +120,22 @@ export function parseQueryResponse(body: unknown): QueryResult {
       if (!Array.isArray(result)) throw new PrometheusError('vector result is not an array', 'parse');
       return {
         kind: 'vector',
-        series: result.map((r: { metric?: Record<string, string>; value?: [number, string] }) => ({
-          labels: { ...(r.metric ?? {}) },
-          value: parseSampleValue(r.value?.[1]),
-          timestampS: Number(r.value?.[0]),
-        })),
+        series: result.map((r: unknown, i: number) => {
+          const s = seriesObject(r, `vector result[${i}]`);
+          const value = Array.isArray(s.value) ? (s.value as unknown[]) : [];
+          return { labels: labelsOf(s.metric, `vector result[${i}].metric`), value: parseSampleValue(value[1]), timestampS: timestampOf(value[0]) };
+        }),
       };
     }
     case 'scalar': {
-      const r = result as [number, string];
-      return { kind: 'scalar', value: parseSampleValue(r?.[1]), timestampS: Number(r?.[0]) };
+      if (!Array.isArray(result)) throw new PrometheusError('scalar result is not a [time, value] pair', 'parse');
+      return { kind: 'scalar', value: parseSampleValue(result[1]), timestampS: timestampOf(result[0]) };
     }
     case 'matrix':
       return { kind: 'matrix', seriesCount: Array.isArray(result) ? result.length : 0 };
     case 'string':
-      return { kind: 'string', value: String((result as [number, string])?.[1]) };
+      if (!Array.isArray(result) || typeof result[1] !== 'string') throw new PrometheusError('string result is not a [time, string] pair', 'parse');
+      return { kind: 'string', value: result[1] };
     default:
       throw new PrometheusError(`unknown resultType ${String(resultType)}`, 'parse');
   }
