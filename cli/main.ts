@@ -7,6 +7,7 @@ import { explainCommand } from './commands/explain.js';
 import { rulesCommand } from './commands/rules.js';
 import { simulateCommand } from './commands/simulate.js';
 import { sweepCommand } from './commands/sweep.js';
+import { whatifCommand } from './commands/whatif.js';
 
 export function program(): Command {
   return new Command()
@@ -19,7 +20,8 @@ export function program(): Command {
     .addCommand(adapterCommand())
     .addCommand(engineCommand())
     .addCommand(rulesCommand())
-    .addCommand(explainCommand());
+    .addCommand(explainCommand())
+    .addCommand(whatifCommand());
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -2,20 +2,15 @@
 import type { Role } from '../../engine/core/types.js';
 import type { ScenarioResult } from '../scenario.js';
 import type { TimelinePoint } from '../simulate.js';
+import type { SimPool } from '../fleet/fleet.js';
 import { checkMeta, type ReportMeta } from './meta.js';
 import { summarize } from './summary.js';
 
 /** Bumped when a field changes meaning or disappears; adding fields keeps the version. */
 export const REPORT_JSON_FORMAT = 'baton-simulate/1';
 
-export interface JsonPool {
-  name: string;
-  role: Role;
-  gpuType: string;
-  gpusPerInstance: number;
-  maxInstances: number;
-  /** Capacity of one instance in role units (the role's reference pool is 1). */
-  units: number;
+/** A simulated pool (units: capacity of one instance in role units, the role's reference pool is 1) and its plan. */
+export interface JsonPool extends SimPool {
   minReplicas: number | null;
   preference: number | null;
   capacity: { requestsPerS: number; tps: number } | null;
