@@ -6,6 +6,7 @@ import { PrometheusClient, type PrometheusClientOptions } from '../rules/prometh
 import { RuleStore } from '../rules/store.js';
 import type { AuthenticationConfig } from './authn.js';
 import { CachedRulesProvider } from './cached-provider.js';
+import { PlanBridge } from './plan-bridge.js';
 import { authenticationConfigFromCluster, authenticationConfigFromFiles, loadKubeConfig, pollAuthenticationConfig, sarReviewerFromKubeConfig } from './kube.js';
 import { createAdapterServer, type AdapterLog, type AdapterServer, type AuthOptions, type TlsOptions } from './server.js';
 
@@ -24,6 +25,8 @@ export interface AdapterOptions {
     /** In-cluster style: CAs from the extension-apiserver-authentication ConfigMap, SAR for every request. */
     | { mode: 'cluster'; kubeconfig?: string };
   log?: AdapterLog;
+  /** The sidecar engine contract (engine/sidecar/README.md): demand out, plan in. */
+  engine?: { demandFile?: string; planFile?: string; maxPlanAgeS?: number };
 }
 
 export interface RunningAdapter {
@@ -48,7 +51,15 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
   // Refuse to start on an invalid rule set: the error names file, line and field.
   const rules = await store.load();
   const prom = new PrometheusClient(o.prometheus);
-  const evaluator = new Evaluator({ query: (q) => prom.query(q), registry, log: (m) => log('warn', m), replicaSource: oneAtATime(lastDecisionReplicas) });
+  let evaluatorRef: Evaluator | undefined;
+  const bridge = o.engine?.demandFile || o.engine?.planFile
+    ? new PlanBridge({ ...o.engine, log: (m) => log('warn', m), liveServices: () => (evaluatorRef?.rules().services ?? []).map((s) => s.name) })
+    : undefined;
+  const evaluator = new Evaluator({
+    query: (q) => prom.query(q), registry, log: (m) => log('warn', m), replicaSource: oneAtATime(lastDecisionReplicas),
+    ...(bridge ? { afterDecision: bridge.afterDecision } : {}),
+  });
+  evaluatorRef = evaluator;
   evaluator.setRules(rules);
   store.onChange((rs) => {
     evaluator.setRules(rs);

@@ -39,7 +39,24 @@ export interface GoodValue {
   atMs: number;
   windowS?: number;
   values: PublishedValue[];
+  /** Why the published values differ from (or match) the decision's own split, e.g. the sidecar engine's plan. */
+  extraReasons?: ExtraReason[];
 }
+
+/** A reason added after decide() (codes outside the policy core's, e.g. `engine-plan-stale`, `engine:capped`). */
+export interface ExtraReason {
+  code: string;
+  role?: Role;
+  pool?: string;
+  detail: Record<string, number | string | boolean>;
+  message: string;
+}
+
+/**
+ * Runs after each decision, before it is served: may replace the published values (the sidecar engine's per-pool split)
+ * and add reasons. Returning undefined keeps the decision's own split.
+ */
+export type AfterDecision = (rule: ServiceRule, decision: Decision, values: PublishedValue[], nowMs: number) => { values: PublishedValue[]; reasons: ExtraReason[] } | undefined;
 
 export interface ServiceState {
   rule: ServiceRule;
@@ -59,9 +76,10 @@ export interface ServiceState {
 export type ReplicaSource = (rule: ServiceRule, state: ServiceState) => Record<string, number> | undefined | Promise<Record<string, number> | undefined>;
 
 export const lastDecisionReplicas: ReplicaSource = (rule, state) => {
-  const d = state.lastGood?.decision;
+  // What was published (the decision's split, or the engine's when a plan replaced it).
+  const published = state.lastGood?.values;
   const out: Record<string, number> = {};
-  for (const p of rule.pools) out[p.name] = d ? (d[p.role].pools[p.name] ?? p.minReplicas) : p.minReplicas;
+  for (const p of rule.pools) out[p.name] = published?.find((v) => v.pool === p.name)?.value ?? p.minReplicas;
   return out;
 };
 
@@ -74,6 +92,7 @@ export interface EvaluatorOptions {
   /** Reuse a query result younger than this across services (default 1000 ms). */
   reuseMs?: number;
   log?: (message: string) => void;
+  afterDecision?: AfterDecision;
 }
 
 export class Evaluator {
@@ -85,6 +104,7 @@ export class Evaluator {
   private readonly clock: () => number;
   private readonly replicaSource: ReplicaSource;
   private readonly log: (message: string) => void;
+  private readonly afterDecision: AfterDecision | undefined;
   private ruleSet: RuleSet = { services: [], files: [], loadedAtMs: 0 };
   private started = false;
   private readonly refreshStaleness = (): void => this.updateStaleness();
@@ -95,6 +115,7 @@ export class Evaluator {
     this.shared = new SharedQueries(opts.query, this.clock, opts.reuseMs ?? 1000, () => this.metrics.queriesSent.inc());
     this.replicaSource = opts.replicaSource ?? lastDecisionReplicas;
     this.log = opts.log ?? ((m) => console.error(`baton rules: ${m}`));
+    this.afterDecision = opts.afterDecision;
     this.metrics.beforeScrape.add(this.refreshStaleness);
   }
 
@@ -242,8 +263,19 @@ export class Evaluator {
     for (const g of cfg.guards) guards[g.name] = values[g.name];
     const decision = decide(cfg, { now: nowS, decodeTps: values.decodeTps, guards, replicas }, st.policy);
     st.policy = decision.state;
-    const published = publish(rule, decision);
+    let published = publish(rule, decision);
+    let extraReasons: ExtraReason[] | undefined;
+    try {
+      const adjusted = this.afterDecision?.(rule, decision, published, nowMs);
+      if (adjusted) {
+        published = adjusted.values;
+        extraReasons = adjusted.reasons;
+      }
+    } catch (e) {
+      this.log(`${rule.name}: after-decision hook failed, publishing the decision's own split: ${(e as Error).message}`);
+    }
     const good: GoodValue = { decision, atMs: nowMs, values: published };
+    if (extraReasons?.length) good.extraReasons = extraReasons;
     if (rule.windowS !== undefined) good.windowS = rule.windowS;
     st.lastGood = good;
     delete st.lastProblem;

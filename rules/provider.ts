@@ -66,6 +66,7 @@ export class RulesProvider implements ExternalMetricsProvider {
         ex.values.push(sample);
       }
       ex.reasons.push(...good.decision.reasons.map((r) => ({ service: rule.name, ...r })));
+      ex.reasons.push(...(good.extraReasons ?? []).map((r) => ({ service: rule.name, ...r })));
     }
     if (stale) ex.stale = true;
     return ex;

@@ -21,6 +21,9 @@ interface AdapterFlags {
   kubeconfig?: string;
   authorizeAll?: boolean;
   insecureDev?: boolean;
+  engineDemandFile?: string;
+  enginePlanFile?: string;
+  enginePlanMaxAge: number;
 }
 
 export function adapterCommand(): Command {
@@ -43,6 +46,9 @@ export function adapterCommand(): Command {
     .option('--kubeconfig <file>', 'kubeconfig for SubjectAccessReview and the authentication ConfigMap (default: in-cluster / $KUBECONFIG)')
     .option('--authorize-all', 'with --requestheader-client-ca-file and no kubeconfig: every authenticated caller may read', false)
     .option('--insecure-dev', 'development only: no authentication or authorization (logged loudly)', false)
+    .option('--engine-demand-file <file>', "after each evaluation write each service's desired units per role here (baton engine --demand)")
+    .option('--engine-plan-file <file>', "serve the sidecar engine's per-pool split from its --plan-file when fresh")
+    .option('--engine-plan-max-age <seconds>', 'an engine plan older than this is ignored', integer('--engine-plan-max-age'), 60)
     .action(async (f: AdapterFlags) => {
       const tls: AdapterOptions['tls'] = f.selfSigned
         ? { selfSigned: true }
@@ -68,6 +74,11 @@ export function adapterCommand(): Command {
       }
       const opts: AdapterOptions = { rulesDir: f.rules, prometheus, host: f.host, port: f.port, tls, security };
       if (f.metricsPort !== undefined) opts.metricsPort = f.metricsPort;
+      if (f.engineDemandFile || f.enginePlanFile) {
+        opts.engine = { maxPlanAgeS: f.enginePlanMaxAge };
+        if (f.engineDemandFile) opts.engine.demandFile = f.engineDemandFile;
+        if (f.enginePlanFile) opts.engine.planFile = f.enginePlanFile;
+      }
       const running = await startAdapter(opts);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
