@@ -4,6 +4,7 @@ import type { Role } from '../../engine/core/types.js';
 import { gpuModel, type GpuModel, type ModelShape } from '../gpu/index.js';
 import { DecodeInstance } from './decode.js';
 import type { Instance } from './instance.js';
+import { EnginePlacement, type EnginePlacementOptions, type Placement } from './placement.js';
 import { PrefillInstance } from './prefill.js';
 import type { FlightRequest } from './request.js';
 
@@ -26,8 +27,13 @@ export interface NetworkConfig {
   sameSwitchBytesPerS: number;
   /** Cross-switch bandwidth as a share of same-switch (HeteroScale: ~20 % lower). */
   crossSwitchFactor: number;
-  /** `affine`: P and D of the service are spread evenly over switches so pairs share one; `random`: no affinity. */
-  placement: 'affine' | 'random';
+  /**
+   * `affine`: P and D of the service are spread evenly over switches so pairs share one; `random`: no affinity;
+   * `engine`: the sidecar engine's placement code (engine/placement) decides each new instance's node and switch.
+   */
+  placement: 'affine' | 'random' | 'engine';
+  /** With `engine`: group affinity (default s1), node size, ratio (sim/fleet/placement.ts). */
+  engine?: Omit<EnginePlacementOptions, 'switches'>;
 }
 
 export const DEFAULT_NETWORK: NetworkConfig = {
@@ -70,6 +76,8 @@ export class Fleet {
   prefillTokensTotal = 0;
   crossSwitchTransfers = 0;
   transfers = 0;
+  /** Set with `network.placement: 'engine'`. */
+  readonly placement: EnginePlacement | undefined;
 
   constructor(readonly cfg: FleetConfig) {
     this.pools = cfg.pools;
@@ -77,6 +85,7 @@ export class Fleet {
       this.gpus.set(p.name, gpuModel(p.gpuType, cfg.shape));
       this.live.set(p.name, []);
     }
+    if (cfg.network.placement === 'engine') this.placement = new EnginePlacement(cfg.pools, { ...cfg.network.engine, switches: cfg.network.switches });
   }
 
   gpuOf(pool: string): GpuModel {
@@ -120,16 +129,20 @@ export class Fleet {
     const created: Instance[] = [];
     this.readyCache = undefined;
     if (want > active.length) {
-      for (let k = active.length; k < want; k++) created.push(this.create(spec, now, instant));
+      const where = this.placement?.place(pool, want - active.length, this.pools.flatMap((p) => this.poolInstances(p.name)), (r) => this.leastLoadedSwitch(r));
+      for (let k = active.length; k < want; k++) created.push(this.create(spec, now, instant, where?.[k - active.length]));
     } else if (want < active.length) {
       let excess = active.length - want;
-      const starting = active.filter((i) => i.state === 'starting').reverse();
+      // With engine placement, the instances on the slots the plan releases go first (as pod-deletion-cost does).
+      const drain = this.placement?.shrink(pool, want, this.pools.flatMap((p) => this.poolInstances(p.name)));
+      const first = (a: Instance, b: Instance): number => (drain ? Number(drain.has(b.id)) - Number(drain.has(a.id)) : 0);
+      const starting = active.filter((i) => i.state === 'starting').reverse().sort(first);
       for (const i of starting) {
         if (excess === 0) break;
         this.retire(i, now);
         excess--;
       }
-      const ready = active.filter((i) => i.state === 'ready').sort((a, b) => a.inFlight - b.inFlight || b.id - a.id);
+      const ready = active.filter((i) => i.state === 'ready').sort((a, b) => first(a, b) || a.inFlight - b.inFlight || b.id - a.id);
       for (const i of ready) {
         if (excess === 0) break;
         i.state = 'draining';
@@ -140,9 +153,9 @@ export class Fleet {
     return created;
   }
 
-  private create(spec: SimPool, now: number, instant: boolean): Instance {
+  private create(spec: SimPool, now: number, instant: boolean, where?: Placement): Instance {
     const gpu = this.gpuOf(spec.name);
-    const switchId = this.placeOnSwitch(spec.role);
+    const switchId = where ? where.switchId : this.placeOnSwitch(spec.role);
     const readyAt = instant ? now : now + this.cfg.coldStartS;
     const id = this.nextId++;
     let inst: Instance;
@@ -154,6 +167,7 @@ export class Fleet {
       inst = d;
     }
     if (instant) inst.state = 'ready';
+    if (where) this.placement?.bind(inst, where);
     this.instances.push(inst);
     this.live.get(spec.name)!.push(inst);
     return inst;
@@ -164,6 +178,11 @@ export class Fleet {
     const n = this.cfg.network.switches;
     if (n <= 1) return 0;
     if (this.cfg.network.placement === 'random') return Math.floor(this.cfg.random() * n);
+    return this.leastLoadedSwitch(role);
+  }
+
+  private leastLoadedSwitch(role: Role): number {
+    const n = Math.max(1, this.cfg.network.switches);
     const perSwitch = new Array<number>(n).fill(0);
     for (const i of this.accepting(role)) perSwitch[i.switchId]!++;
     for (const p of this.pools) {
@@ -178,6 +197,7 @@ export class Fleet {
   retire(i: Instance, now: number): void {
     if (i.state === 'gone') return;
     i.state = 'gone';
+    this.placement?.release(i);
     this.readyCache = undefined;
     i.goneAt = now;
     if (i instanceof DecodeInstance) {
