@@ -18,15 +18,20 @@ export interface BatonOptions {
   /** Namespace of the Service the APIService points at. Default baton-system. */
   namespace?: string;
   serviceName?: string;
+  /** Prometheus client timeout (default: the client's 5 s). */
+  prometheusTimeoutMs?: number;
 }
 
 export interface RegisteredBaton {
-  adapter: RunningAdapter;
+  /** The running adapter (a new one after restartAdapter). */
+  readonly adapter: RunningAdapter;
   port: number;
   url: string;
   /** PEM of the CA in the APIService's caBundle. */
   caPem: string;
   logFile: string;
+  /** Stops the adapter (the APIService stays), waits `downMs`, starts a fresh one on the same port and certificate. */
+  restartAdapter(downMs?: number): Promise<RunningAdapter>;
   /** Deletes the APIService first (a dead backend stalls discovery and namespace deletion), then stops the adapter. */
   close(): Promise<void>;
 }
@@ -47,15 +52,22 @@ export async function registerBaton(cluster: Cluster, o: BatonOptions): Promise<
   });
   const [port] = (await freePorts(1)) as [number];
   const logFile = join(cluster.runDir, 'baton-adapter.log');
-  const adapter = await startAdapter({
+  const options: Parameters<typeof startAdapter>[0] = {
     rulesDir: o.rulesDir,
-    prometheus: { url: o.prometheusUrl },
+    prometheus: { url: o.prometheusUrl, ...(o.prometheusTimeoutMs !== undefined ? { timeoutMs: o.prometheusTimeoutMs } : {}) },
     host: '127.0.0.1',
     port,
     tls: { certPem: serving.certPem, keyPem: serving.keyPem },
     security: { mode: 'cluster', kubeconfig: cluster.kubeconfig },
     log: (level, message, fields) => appendFileSync(logFile, JSON.stringify({ ts: new Date().toISOString(), level, msg: message, ...fields }) + '\n'),
-  });
+  };
+  let adapter = await startAdapter(options);
+  const restartAdapter = async (downMs = 0): Promise<RunningAdapter> => {
+    await adapter.close();
+    await new Promise((r) => setTimeout(r, downMs));
+    adapter = await startAdapter(options);
+    return adapter;
+  };
   const close = async (): Promise<void> => {
     await cluster.api.delete(`/apis/apiregistration.k8s.io/v1/apiservices/${APISERVICE_NAME}`).catch(() => undefined);
     await adapter.close();
@@ -88,5 +100,15 @@ export async function registerBaton(cluster: Cluster, o: BatonOptions): Promise<
     await close();
     throw err;
   }
-  return { adapter, port, url: adapter.server.url, caPem: ca.certPem, logFile, close };
+  return {
+    get adapter() {
+      return adapter;
+    },
+    port,
+    url: adapter.server.url,
+    caPem: ca.certPem,
+    logFile,
+    restartAdapter,
+    close,
+  };
 }
