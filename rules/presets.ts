@@ -67,11 +67,18 @@ function decodePools(ctx: PresetContext): string {
   return `${ctx.poolLabel}=~${promqlString(ctx.decodePoolValues.map(escapeRegex).join('|'))}`;
 }
 
-/** Decode TPS per decode pool, one query for the whole service. */
+/**
+ * Decode TPS per decode pool, one query for the whole service. While a target of the service fails its scrapes but its
+ * counter still has samples in the rate window, the query answers nothing: the dead target's tokens would otherwise
+ * fade out of the sum and read as a load drop (a monitoring fault must not scale in), and an empty answer makes the
+ * adapter hold its last good value. Pods still starting (no samples yet) do not hold it.
+ */
 export function presetDecodeTps(ctx: PresetContext): QuerySpec {
   const m = ENGINE_METRICS[ctx.engine];
+  const series = `${m.generationTokens}${selector(ctx.match, [decodePools(ctx)])}`;
   return {
-    promql: `sum by (${ctx.poolLabel}) (rate(${m.generationTokens}${selector(ctx.match, [decodePools(ctx)])}[${ctx.window}]))`,
+    promql: `sum by (${ctx.poolLabel}) (rate(${series}[${ctx.window}]))` +
+      ` unless on() (count(up${selector(ctx.match)} == 0 and on(instance) rate(${series}[${ctx.window}])) > 0)`,
     by: ctx.poolLabel,
   };
 }

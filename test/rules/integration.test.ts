@@ -123,7 +123,7 @@ for (const kind of ['prometheus', 'victoria-metrics'] as TsdbKind[]) {
       assert.ok(Date.now() - decode[0]!.timestampMs < 3000, 'fresh');
       assert.equal(decode[0]!.windowSeconds, 5);
       const ex = provider.explain('llm', 'baton_desired_replicas', all, '');
-      assert.match(ex.queries[0]!.promql, /^sum by \(pool\) \(rate\(vllm:generation_tokens_total\{service="chat",pool=~"decode-h200\|decode-h100"\}\[5s\]\)\)$/);
+      assert.match(ex.queries[0]!.promql, /^sum by \(pool\) \(rate\(vllm:generation_tokens_total\{service="chat",pool=~"decode-h200\|decode-h100"\}\[5s\]\)\) unless on\(\) \(count\(up\{service="chat"\} == 0 and on\(instance\) rate\(/);
       assert.ok(evaluator.queriesSent > 0);
     });
 

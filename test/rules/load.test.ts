@@ -60,7 +60,7 @@ describe('rules: loading and validation', () => {
     const v1 = loadRuleText(text('vllm'), 'f.yaml');
     assert.deepEqual(v1.errors, []);
     const s = v1.services[0]!;
-    assert.equal(s.decodeTps.promql, 'sum by (pool) (rate(vllm:generation_tokens_total{service="chat",pool=~"d-h200|d\\\\.h100"}[30s]))');
+    assert.equal(s.decodeTps.promql, 'sum by (pool) (rate(vllm:generation_tokens_total{service="chat",pool=~"d-h200|d\\\\.h100"}[30s])) unless on() (count(up{service="chat"} == 0 and on(instance) rate(vllm:generation_tokens_total{service="chat",pool=~"d-h200|d\\\\.h100"}[30s])) > 0)');
     assert.equal(s.decodeTps.by, 'pool');
     assert.equal(s.windowS, 30);
     assert.match(s.guards[0]!.query.promql, /^histogram_quantile\(0\.99, sum by \(le\) \(rate\(vllm:inter_token_latency_seconds_bucket\{service="chat",pool=~/);

@@ -52,11 +52,16 @@ export function freePort(): Promise<number> {
 export interface StartOptions {
   /** host:port targets to scrape (loopback). */
   targets: string[];
+  /** Target labels (on every series and on `up`), as service discovery would attach them. */
+  labels?: Record<string, string>;
   scrapeIntervalS?: number;
   startTimeoutMs?: number;
 }
 
-function scrapeConfig(targets: string[], intervalS: number): string {
+function scrapeConfig(targets: string[], intervalS: number, labels: Record<string, string> = {}): string {
+  const labelLines = Object.keys(labels).length
+    ? ['        labels:', ...Object.entries(labels).map(([k, v]) => `          ${k}: ${JSON.stringify(v)}`)]
+    : [];
   // No evaluation_interval: VictoriaMetrics' strict parser refuses fields it does not know.
   return [
     'global:',
@@ -67,6 +72,7 @@ function scrapeConfig(targets: string[], intervalS: number): string {
     `    scrape_timeout: ${Math.max(500, Math.round(intervalS * 800))}ms`,
     '    static_configs:',
     `      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]`,
+    ...labelLines,
     '',
   ].join('\n');
 }
@@ -75,7 +81,7 @@ export async function startTsdb(kind: TsdbKind, opts: StartOptions): Promise<Run
   ensureInstalled(kind);
   const dir = mkdtempSync(join(tmpdir(), `baton-${kind}-`));
   const config = join(dir, 'scrape.yml');
-  writeFileSync(config, scrapeConfig(opts.targets, opts.scrapeIntervalS ?? 1));
+  writeFileSync(config, scrapeConfig(opts.targets, opts.scrapeIntervalS ?? 1, opts.labels));
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
   const args = kind === 'prometheus'
