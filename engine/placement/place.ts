@@ -5,7 +5,8 @@
 //    (splitUnits), the next compatible pool when the preferred one is exhausted;
 //  - a role adds a slot to a group only while it is not ahead of the other role there (ratio within one replica per
 //    group), so when one role cannot be placed the other is capped: scale both or neither;
-//  - scale-in: groups in the most precious tiers shrink first, unused (reserved, podless) slots before used ones;
+//  - scale-in: groups in the most precious tiers shrink first, unused (reserved, podless) slots before used ones; a
+//    role never shrinks past one replica behind the other in a group (units held rather than off ratio);
 //    freed GPUs are not handed out again in the same cycle.
 import { splitUnits, unitBounds } from '../core/units.js';
 import { ROLES, type Role } from '../core/types.js';
@@ -233,6 +234,8 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
   for (const r of ROLES) Object.assign(target, splitUnits(spec.pools, r, requested[r]).pools);
   const need: Record<Role, number> = { prefill: requested.prefill - held.prefill, decode: requested.decode - held.decode };
   const norm = (g: Group, r: Role) => g.units[r] / spec.ratio[r];
+  // "Within one replica per group", in ratio-normalised units: the largest step one replica of any pool makes.
+  const ratioSlack = Math.max(...spec.pools.map((p) => p.unitsPerReplica / spec.ratio[p.role]));
 
   // ---- scale-in: precious tiers first, smaller groups first (they free whole domains) ----
   if (need.prefill < -EPS || need.decode < -EPS) {
@@ -259,6 +262,10 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
         const p = byRole[r][i]!;
         if (need[r] + p.unitsPerReplica > EPS) continue;
         if (total.get(p.name)! <= p.minReplicas) continue;
+        // A role may shrink while it is behind only when the other role cannot (its need is smaller than one of its
+        // replicas, or it needs nothing): never past one replica behind, or the group leaves the ratio. Another group,
+        // where this role leads, takes the cut instead; if none can, the units stay (held, not off ratio).
+        if (norm(g, OTHER[r]) - (g.units[r] - p.unitsPerReplica) / spec.ratio[r] > ratioSlack + EPS) continue;
         const m = g.slots.get(p.name);
         if (!m || m.size === 0) continue;
         // Unused (reserved, podless) slots go first, then the node with the fewest slots: whole nodes come free.

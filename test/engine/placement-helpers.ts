@@ -25,3 +25,16 @@ export function snapshot(nodes: NodeInfo[], pods: PodInfo[] = []): ClusterSnapsh
 export function batonPod(name: string, nodeName: string, service: string, poolName: string, gpus = 8, ready = true): PodInfo {
   return { name, node: nodeName, gpus, service, pool: poolName, ready };
 }
+
+/**
+ * fast-check parameters for the property tests: a fixed seed so CI runs are reproducible; `BATON_FC_SEED=<int>` explores
+ * other cases (a failure prints the seed and path to replay).
+ */
+export const DEFAULT_FC_SEED = 20240611;
+export function fcParams(numRuns: number, env: NodeJS.ProcessEnv = process.env): { seed: number; numRuns: number } {
+  const raw = env['BATON_FC_SEED'];
+  if (raw === undefined || raw === '') return { seed: DEFAULT_FC_SEED, numRuns };
+  const seed = Number(raw);
+  if (!Number.isInteger(seed)) throw new Error(`BATON_FC_SEED must be an integer, got "${raw}"`);
+  return { seed, numRuns };
+}

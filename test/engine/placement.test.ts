@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { buildTopology, describeSubgroups, planPlacement, slotLabelKey, parseSlotLabel, type PlacementPlan } from '../../engine/placement/index.js';
+import { buildTopology, describeSubgroups, planPlacement, slotLabelKey, parseSlotLabel, type PlacementPlan, type PodInfo } from '../../engine/placement/index.js';
 import { batonPod, node, pool, rack, service, snapshot } from './placement-helpers.js';
 
 const groupsOf = (plan: PlacementPlan, svc: string) => plan.services.find((s) => s.service === svc)!.groups;
@@ -219,6 +219,26 @@ describe('placement: scale-in and guards', () => {
     assert.equal(r.role, 'prefill');
     const ok = planPlacement(snapshot(nodes, pods), [spec()], [{ service: 'chat', units: { prefill: 3, decode: 3 }, ready: { p: 1, d: 1 } }]);
     assert.deepEqual(ok.services[0]!.pools, { p: 3, d: 3 });
+  });
+
+  // fast-check counterexample (seed 1059590877): decode replicas worth 1.5 units cannot shed the 1 unit asked, so only
+  // prefill shrinks. It must shrink in the group where it leads, not in the smaller group where it already trails.
+  it('a role that trails in a group is not shrunk past one replica of the ratio while the other role cannot shrink', () => {
+    const ps1 = (name: string, t: string, s1: string) => node(name, t, s1, 's2-0');
+    const spec = service('s1', { affinity: 's1', ratio: { prefill: 3, decode: 2 }, pools: [pool('p', 'prefill', 'H20', { gpusPerReplica: 1, maxReplicas: 13 }), pool('d', 'decode', 'H100', { gpusPerReplica: 1, unitsPerReplica: 1.5, maxReplicas: 6 })] });
+    const nodes = [ps1('x-h100', 'H100', 'x'), ps1('x-h20', 'H20', 'x'), ps1('y-h100', 'H100', 'y'), ps1('y-h20', 'H20', 'y')];
+    const pods: PodInfo[] = [];
+    for (const [n, p, c] of [['x-h20', 'p', 8], ['x-h100', 'd', 3], ['y-h20', 'p', 5], ['y-h100', 'd', 3]] as const) {
+      nodes.find((x) => x.name === n)!.labels[slotLabelKey('s1', p)] = String(c);
+      for (let k = 0; k < c; k++) pods.push(batonPod(`${n}-${p}-${k}`, n, 's1', p, 1));
+    }
+    const norm = (g: { units: { prefill: number; decode: number } }) => Math.abs(g.units.prefill / 3 - g.units.decode / 2);
+    const plan = planPlacement(snapshot(nodes, pods), [spec], [{ service: 's1', units: { prefill: 12, decode: 8 } }]);
+    assert.deepEqual(groupsOf(plan, 's1').map((g) => [g.id, g.replicas]), [['s1:x', { p: 7, d: 3 }], ['s1:y', { p: 5, d: 3 }]]);
+    for (const g of groupsOf(plan, 's1')) assert.ok(norm(g) <= 0.75 + 1e-9, JSON.stringify(g));
+    // Only the trailing group exists: nowhere can take the cut, so prefill is held rather than pushed off ratio.
+    const onlyY = planPlacement(snapshot(nodes.filter((n) => n.name.startsWith('y')), pods.filter((p) => p.node.startsWith('y'))), [spec], [{ service: 's1', units: { prefill: 4, decode: 4 } }]);
+    assert.deepEqual(onlyY.services[0]!.pools, { p: 5, d: 3 });
   });
 
   it('no demand holds what is placed', () => {
