@@ -10,10 +10,8 @@
 // promQueriesPerInterval = instant queries the evaluator sent per query interval while the loads ran, over all cells of
 // one HPA count (a single cell holds only one or two intervals): every service shares one PromQL, so it must stay flat
 // however many HPAs read the metric.
-import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,134 +20,12 @@ import { fileURLToPath } from 'node:url';
 import { generateCa, issueCert } from '../adapter/certs.js';
 import { startAdapter, type RunningAdapter } from '../adapter/main.js';
 import { startTsdb, type TsdbKind } from '../test/support/prometheus.js';
+import { startLoadGenerator } from './loadgen.js';
 
 const QUERY_INTERVAL_S = 5;
-const DECODE_Q = 'sum by (pool) (rate(bench_generation_tokens_total{pool="decode"}[30s]))';
-const METRIC = 'baton_desired_replicas';
-const NAMESPACE = 'bench';
-
-// ---------------------------------------------------------------- load generator (child process)
-
-interface RunRequest {
-  type: 'run';
-  origin: string;
-  paths: string[];
-  rate: number;
-  durationMs: number;
-  warmupMs: number;
-  connections: number;
-  ca: string;
-  cert: string;
-  key: string;
-}
-
-interface RunResult {
-  type: 'result';
-  sent: number;
-  measured: number;
-  errors: number;
-  statuses: Record<string, number>;
-  firstError?: string;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  achievedRps: number;
-  loadgenCpuPct: number;
-}
-
-function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-}
-
-async function runLoad(r: RunRequest): Promise<RunResult> {
-  const url = new URL(r.origin);
-  const agent = new https.Agent({ keepAlive: true, maxSockets: r.connections, ca: r.ca, cert: r.cert, key: r.key });
-  const get = (path: string, onDone: (status: number, err?: Error) => void): void => {
-    const req = https.request({ agent, host: url.hostname, port: url.port, path, method: 'GET' }, (res) => {
-      res.resume();
-      res.on('end', () => onDone(res.statusCode ?? 0));
-    });
-    req.on('error', (e) => onDone(0, e));
-    req.end();
-  };
-  // Open every connection (TLS handshakes) before the clock starts.
-  await Promise.all(Array.from({ length: r.connections }, (_, i) => new Promise<void>((res) => get(r.paths[i % r.paths.length]!, () => res()))));
-
-  const total = Math.floor((r.rate * (r.durationMs + r.warmupMs)) / 1000);
-  const latencies = new Float64Array(total);
-  const statuses: Record<string, number> = {};
-  let measured = 0;
-  let errors = 0;
-  let done = 0;
-  let firstError: string | undefined;
-  const interval = 1000 / r.rate;
-  const t0 = performance.now();
-  const measureFrom = t0 + r.warmupMs;
-  const cpu0 = process.cpuUsage();
-  let lastEnd = t0;
-  let firstMeasuredEnd = Infinity;
-  let sent = 0;
-  let finish!: () => void;
-  const finished = new Promise<void>((res) => (finish = res));
-
-  const send = (intended: number, path: string): void => {
-    get(path, (status, err) => {
-      const now = performance.now();
-      if (intended >= measureFrom) {
-        latencies[measured++] = now - intended;
-        statuses[status] = (statuses[status] ?? 0) + 1;
-        if (status !== 200) {
-          errors++;
-          firstError ??= err ? err.message : `HTTP ${status} for ${path}`;
-        }
-        firstMeasuredEnd = Math.min(firstMeasuredEnd, now);
-        lastEnd = now;
-      }
-      if (++done === total) finish();
-    });
-  };
-  const tick = (): void => {
-    const now = performance.now();
-    while (sent < total && t0 + sent * interval <= now) {
-      send(t0 + sent * interval, r.paths[sent % r.paths.length]!);
-      sent++;
-    }
-    if (sent < total) setTimeout(tick, Math.max(0, t0 + sent * interval - performance.now() - 0.5));
-  };
-  tick();
-  await finished;
-  const cpu = process.cpuUsage(cpu0);
-  const wallMs = performance.now() - t0;
-  agent.destroy();
-  const lat = latencies.subarray(0, measured).sort();
-  const spanS = (lastEnd - Math.min(firstMeasuredEnd, lastEnd)) / 1000;
-  const out: RunResult = {
-    type: 'result',
-    sent,
-    measured,
-    errors,
-    statuses,
-    p50Ms: quantile(lat, 0.5),
-    p99Ms: quantile(lat, 0.99),
-    maxMs: lat.length ? lat[lat.length - 1]! : NaN,
-    achievedRps: spanS > 0 ? (measured - 1) / spanS : NaN,
-    loadgenCpuPct: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
-  };
-  if (firstError !== undefined) out.firstError = firstError;
-  return out;
-}
-
-function loadgenChild(): void {
-  process.on('message', (m: RunRequest) => {
-    if (m.type !== 'run') return;
-    runLoad(m).then(
-      (res) => process.send!(res),
-      (err: Error) => process.send!({ type: 'error', message: err.stack ?? String(err) }),
-    );
-  });
-  process.on('disconnect', () => process.exit(0));
-}
+export const BENCH_DECODE_Q = 'sum by (pool) (rate(bench_generation_tokens_total{pool="decode"}[30s]))';
+export const BENCH_METRIC = 'baton_desired_replicas';
+export const BENCH_NAMESPACE = 'bench';
 
 // ---------------------------------------------------------------- orchestration (parent)
 
@@ -204,10 +80,10 @@ export function benchRules(hpas: number): { yaml: string; services: number; sele
   for (let s = 0; s < services; s++) {
     lines.push(
       `  - name: svc-${s}`,
-      `    namespaces: [${NAMESPACE}]`,
+      `    namespaces: [${BENCH_NAMESPACE}]`,
       '    ratio: {prefill: 3, decode: 2}',
       '    decodeTpsPerUnit: 1000',
-      `    decodeTps: {promql: '${DECODE_Q}', by: pool}`,
+      `    decodeTps: {promql: '${BENCH_DECODE_Q}', by: pool}`,
       `    queryIntervalSeconds: ${QUERY_INTERVAL_S}`,
       '    pools:',
       `      - {name: prefill-${s}, role: prefill, poolLabelValue: prefill, minReplicas: 1, maxReplicas: 100}`,
@@ -302,17 +178,7 @@ async function main(): Promise<void> {
 
   const target = await startStaticTarget();
   const tsdb = await startTsdb(o.tsdb, { targets: [target.target], scrapeIntervalS: 1 });
-  const child = fork(fileURLToPath(import.meta.url), ['--loadgen'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ask = (req: RunRequest): Promise<RunResult> =>
-    new Promise((res, rej) => {
-      const onMessage = (m: RunResult | { type: 'error'; message: string }): void => {
-        child.off('message', onMessage);
-        if (m.type === 'result') res(m);
-        else rej(new Error(`load generator failed: ${m.message}`));
-      };
-      child.on('message', onMessage);
-      child.send(req);
-    });
+  const loadgen = startLoadGenerator();
   const log = (line: string): void => void process.stderr.write(line + '\n');
   log(`adapter bench: ${o.tsdb} at ${tsdb.url}, ${cpus().length} CPUs, ${o.seconds} s per cell after ${o.warmupSeconds} s warm-up, ${o.connections} keep-alive connections`);
 
@@ -340,7 +206,7 @@ async function main(): Promise<void> {
         for (let s = 0; s < rules.services; s++) if (!running.evaluator.state(`svc-${s}`)?.lastGood) return undefined;
         return true;
       }, 60_000);
-      const paths = rules.selectors.map((sel) => `/apis/external.metrics.k8s.io/v1beta1/namespaces/${NAMESPACE}/${METRIC}?labelSelector=${encodeURIComponent(sel)}`);
+      const paths = rules.selectors.map((sel) => `/apis/external.metrics.k8s.io/v1beta1/namespaces/${BENCH_NAMESPACE}/${BENCH_METRIC}?labelSelector=${encodeURIComponent(sel)}`);
       const first = rows.length;
       const sentAtStart = running.evaluator.queriesSent;
       const startedAt = performance.now();
@@ -348,8 +214,8 @@ async function main(): Promise<void> {
         const sent0 = running.evaluator.queriesSent;
         const cpu0 = process.cpuUsage();
         const t0 = performance.now();
-        const r = await ask({
-          type: 'run', origin: running.server.url, paths, rate, durationMs: o.seconds * 1000, warmupMs: o.warmupSeconds * 1000,
+        const r = await loadgen.run({
+          origin: running.server.url, paths, rate, seconds: o.seconds, warmupSeconds: o.warmupSeconds,
           connections: o.connections, ca: servingCa.certPem, cert: user.certPem, key: user.keyPem,
         });
         const wallS = (performance.now() - t0) / 1000;
@@ -377,7 +243,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await adapter?.close();
-    child.disconnect();
+    loadgen.close();
     await tsdb.stop();
     await target.close();
     rmSync(dir, { recursive: true, force: true });
@@ -400,8 +266,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--loadgen')) loadgenChild();
-else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);

@@ -5,129 +5,18 @@
 // Bounded: the generator sends exactly rate × seconds requests per phase and gives up on any request after 10 s.
 //
 //   npm run bench:load -- [--json FILE] [--burst-rate 20000] [--burst-seconds 3] [--bursts 3] [--hpas 1000] [--connections 32]
-import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { testPki } from '../test/adapter/fixtures.js';
 import { startAdapterHarness, startScriptedPrometheus } from '../test/adapter/harness.js';
+import { benchRules, BENCH_DECODE_Q, BENCH_METRIC, BENCH_NAMESPACE } from './adapter.js';
+import { startLoadGenerator, type LoadResult } from './loadgen.js';
 
-const NAMESPACE = 'bench';
-const METRIC = 'baton_desired_replicas';
-const DECODE_Q = 'sum by (pool) (rate(bench_generation_tokens_total{pool="decode"}[30s]))';
 export const NOMINAL_RPS = 2000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-// ---------------------------------------------------------------- load generator (child process)
-
-interface PhaseRequest {
-  type: 'run';
-  origin: string;
-  paths: string[];
-  rate: number;
-  seconds: number;
-  connections: number;
-  ca: string;
-  cert: string;
-  key: string;
-}
-
-export interface PhaseResult {
-  offeredRps: number;
-  seconds: number;
-  sent: number;
-  ok: number;
-  errors: number;
-  statuses: Record<string, number>;
-  firstError?: string;
-  achievedRps: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-}
-
-function quantile(sorted: Float64Array, q: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
-/** Open loop: request i is due at t0 + i/rate whatever happened to the others; latency counts from that instant. */
-async function runPhase(r: PhaseRequest): Promise<PhaseResult> {
-  const url = new URL(r.origin);
-  const agent = new https.Agent({ keepAlive: true, maxSockets: r.connections, ca: r.ca, cert: r.cert, key: r.key });
-  const get = (path: string, done: (status: number, err?: Error) => void): void => {
-    const req = https.request({ agent, host: url.hostname, port: url.port, path, method: 'GET', timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      res.resume();
-      res.on('end', () => done(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer in ${REQUEST_TIMEOUT_MS} ms`)));
-    req.on('error', (e) => done(0, e));
-    req.end();
-  };
-  // TLS handshakes before the clock starts.
-  await Promise.all(Array.from({ length: r.connections }, (_, i) => new Promise<void>((res) => get(r.paths[i % r.paths.length]!, () => res()))));
-  const total = Math.round(r.rate * r.seconds);
-  const latencies = new Float64Array(total);
-  const statuses: Record<string, number> = {};
-  let done = 0;
-  let errors = 0;
-  let firstError: string | undefined;
-  let sent = 0;
-  const interval = 1000 / r.rate;
-  const t0 = performance.now();
-  let lastEnd = t0;
-  let finish!: () => void;
-  const finished = new Promise<void>((res) => (finish = res));
-  const tick = (): void => {
-    const now = performance.now();
-    while (sent < total && t0 + sent * interval <= now) {
-      const due = t0 + sent * interval;
-      const path = r.paths[sent % r.paths.length]!;
-      sent++;
-      get(path, (status, err) => {
-        const end = performance.now();
-        latencies[done++] = end - due;
-        lastEnd = end;
-        statuses[status] = (statuses[status] ?? 0) + 1;
-        if (status !== 200) {
-          errors++;
-          firstError ??= err ? err.message : `HTTP ${status} for ${path}`;
-        }
-        if (done === total) finish();
-      });
-    }
-    if (sent < total) setTimeout(tick, Math.max(0, t0 + sent * interval - performance.now() - 0.5));
-  };
-  tick();
-  await finished;
-  agent.destroy();
-  const lat = latencies.sort();
-  const out: PhaseResult = {
-    offeredRps: r.rate,
-    seconds: r.seconds,
-    sent,
-    ok: statuses['200'] ?? 0,
-    errors,
-    statuses,
-    achievedRps: total / ((lastEnd - t0) / 1000),
-    p50Ms: quantile(lat, 0.5),
-    p99Ms: quantile(lat, 0.99),
-    maxMs: lat[lat.length - 1] ?? NaN,
-  };
-  if (firstError !== undefined) out.firstError = firstError;
-  return out;
-}
-
-function generatorChild(): void {
-  process.on('message', (m: PhaseRequest) => {
-    if (m.type !== 'run') return;
-    runPhase(m).then(
-      (res) => process.send!({ type: 'result', result: res }),
-      (err: Error) => process.send!({ type: 'error', message: err.stack ?? String(err) }),
-    );
-  });
-  process.on('disconnect', () => process.exit(0));
-}
+export type PhaseResult = LoadResult;
 
 // ---------------------------------------------------------------- orchestration (adapter in this process)
 
@@ -155,38 +44,16 @@ export interface LoadReport {
 
 export const DEFAULT_LOAD: LoadOptions = { burstRate: 10 * NOMINAL_RPS, burstSeconds: 3, bursts: 3, pauseSeconds: 2, hpas: 1000, connections: 32 };
 
-/** One service per two HPAs (its prefill and decode pool), all sharing one PromQL. */
-function rulesFor(hpas: number): { yaml: string; paths: string[] } {
-  const lines = ['services:'];
-  const paths: string[] = [];
-  for (let s = 0; s < Math.ceil(hpas / 2); s++) {
-    lines.push(
-      `  - name: svc-${s}`,
-      `    namespaces: [${NAMESPACE}]`,
-      '    ratio: {prefill: 3, decode: 2}',
-      '    decodeTpsPerUnit: 1000',
-      `    decodeTps: {promql: '${DECODE_Q}', by: pool}`,
-      '    queryIntervalSeconds: 5',
-      '    pools:',
-      `      - {name: prefill-${s}, role: prefill, poolLabelValue: prefill, minReplicas: 1, maxReplicas: 100}`,
-      `      - {name: decode-${s}, role: decode, poolLabelValue: decode, minReplicas: 1, maxReplicas: 100}`,
-    );
-    for (const pool of [`decode-${s}`, `prefill-${s}`]) {
-      paths.push(`/apis/external.metrics.k8s.io/v1beta1/namespaces/${NAMESPACE}/${METRIC}?labelSelector=${encodeURIComponent(`service=svc-${s},pool=${pool}`)}`);
-    }
-  }
-  return { yaml: lines.join('\n') + '\n', paths: paths.slice(0, hpas) };
-}
-
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
 export async function runLoadBench(o: LoadOptions = DEFAULT_LOAD): Promise<LoadReport> {
   const log = o.log ?? ((l: string) => console.log(l));
   const prom = await startScriptedPrometheus();
-  prom.answers.set(DECODE_Q, [[{ pool: 'decode' }, 2500]]);
-  const { yaml, paths } = rulesFor(o.hpas);
+  prom.answers.set(BENCH_DECODE_Q, [[{ pool: 'decode' }, 2500]]);
+  const { yaml, selectors } = benchRules(o.hpas);
+  const paths = selectors.map((sel) => `/apis/external.metrics.k8s.io/v1beta1/namespaces/${BENCH_NAMESPACE}/${BENCH_METRIC}?labelSelector=${encodeURIComponent(sel)}`);
   const h = await startAdapterHarness({ rules: { 'bench.yaml': yaml }, prometheusUrl: prom.url });
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--generator'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const loadgen = startLoadGenerator();
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 50);
   try {
@@ -197,21 +64,17 @@ export async function runLoadBench(o: LoadOptions = DEFAULT_LOAD): Promise<LoadR
       await new Promise((r) => setTimeout(r, 200));
     }
     const pki = testPki();
-    const phase = (name: string, rate: number, seconds: number) =>
-      new Promise<PhaseResult & { name: string; adapterCpuPct: number }>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${name}: the generator did not finish in ${seconds + 60} s`)), (seconds + 60) * 1000);
-        const cpu0 = process.cpuUsage();
-        const wall0 = performance.now();
-        child.once('message', (m: { type: string; result?: PhaseResult; message?: string }) => {
-          clearTimeout(timer);
-          const cpu = process.cpuUsage(cpu0);
-          const adapterCpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - wall0)) * 100);
-          if (m.type === 'result') resolve({ name, ...m.result!, adapterCpuPct });
-          else reject(new Error(`${name}: generator failed: ${m.message}`));
-        });
-        const req: PhaseRequest = { type: 'run', origin: h.url, paths, rate, seconds, connections: o.connections, ca: pki.servingCa.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem };
-        child.send(req);
-      });
+    const phase = async (name: string, rate: number, seconds: number): Promise<PhaseResult & { name: string; adapterCpuPct: number }> => {
+      const cpu0 = process.cpuUsage();
+      const wall0 = performance.now();
+      const result = await loadgen.run({
+        origin: h.url, paths, rate, seconds, connections: o.connections, timeoutMs: REQUEST_TIMEOUT_MS,
+        ca: pki.servingCa.certPem, cert: pki.alice.certPem, key: pki.alice.keyPem,
+      }).catch((err: Error) => Promise.reject(new Error(`${name}: ${err.message}`)));
+      const cpu = process.cpuUsage(cpu0);
+      const adapterCpuPct = Math.round(((cpu.user + cpu.system) / 1000 / (performance.now() - wall0)) * 100);
+      return { name, ...result, adapterCpuPct };
+    };
     const phases: LoadReport['phases'] = [];
     const show = (p: PhaseResult & { name: string; adapterCpuPct: number }) =>
       log(`${p.name.padEnd(10)} offered ${p.offeredRps} req/s × ${p.seconds} s: ${p.sent} sent, achieved ${p.achievedRps.toFixed(0)} req/s, ` +
@@ -248,7 +111,7 @@ export async function runLoadBench(o: LoadOptions = DEFAULT_LOAD): Promise<LoadR
     return report;
   } finally {
     clearInterval(sampler);
-    child.disconnect();
+    loadgen.close();
     await h.close();
     await prom.close();
   }
@@ -276,8 +139,7 @@ function parseArgs(argv: string[]): LoadOptions & { json?: string } {
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
-if (isMain && process.argv.includes('--generator')) generatorChild();
-else if (isMain) {
+if (isMain) {
   try {
     const o = parseArgs(process.argv.slice(2));
     const report = await runLoadBench(o);
