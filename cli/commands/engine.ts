@@ -16,6 +16,7 @@ interface EngineFlags {
   planConfigmap: string;
   planFile?: string;
   port?: number;
+  host: string;
   once?: boolean;
 }
 
@@ -32,7 +33,8 @@ export function engineCommand(): Command {
     .option('--lease-duration <s>', 'lease duration in seconds', integer('--lease-duration'), 15)
     .option('--plan-configmap <name>', 'ConfigMap the leader publishes the plan to (desired.json, plan.json)', 'baton-plan')
     .option('--plan-file <file>', 'also write the plan JSON here (e.g. an emptyDir shared with the adapter)')
-    .option('--port <n>', 'serve /plan, /metrics, /healthz on 127.0.0.1:<n>', integer('--port'))
+    .option('--port <n>', 'serve /plan, /metrics, /healthz (/readyz) and /livez on <host>:<n>', integer('--port'))
+    .option('--host <addr>', 'listen address for --port (0.0.0.0 in a pod, for probes and Prometheus)', '127.0.0.1')
     .option('--once', 'run one cycle, print the plan JSON and exit', false)
     .action(async (f: EngineFlags) => {
       const engine = new Engine({
@@ -41,7 +43,7 @@ export function engineCommand(): Command {
         ...(f.demand ? { demandFile: f.demand } : {}),
         ...(f.identity ? { identity: f.identity } : {}),
         ...(f.planFile ? { planFile: f.planFile } : {}),
-        ...(f.port !== undefined ? { port: f.port } : {}),
+        ...(f.port !== undefined ? { port: f.port, host: f.host } : {}),
         intervalS: f.interval, advisory: f.advisory === true, leaseName: f.lease, leaseDurationS: f.leaseDuration, planConfigMap: f.planConfigmap,
       });
       if (f.once) {

@@ -31,8 +31,10 @@ export interface EngineOptions {
   planConfigMap?: string;
   /** Where to write the plan JSON (atomic rename), e.g. an emptyDir shared with the adapter container. */
   planFile?: string;
-  /** Serve /plan, /metrics and /healthz on 127.0.0.1:port (0 = any free port). */
+  /** Serve /plan, /metrics, /healthz (= /readyz) and /livez on host:port (0 = any free port). */
   port?: number;
+  /** Listen address for `port`; 127.0.0.1 unless the pod's probes and Prometheus must reach it (0.0.0.0). */
+  host?: string;
   concurrency?: number;
   log?: (line: string) => void;
 }
@@ -71,6 +73,9 @@ export class Engine {
   lastPlan: PlacementPlan | undefined;
   lastError: string | undefined;
   url: string | undefined;
+  /** When the loop last finished a cycle, whatever its outcome (ms since epoch); liveness reads it. */
+  private lastCycleEndMs: number | undefined;
+  private readonly startedMs = Date.now();
 
   constructor(private readonly o: EngineOptions) {
     const kc = typeof o.kubeconfig === 'object' ? o.kubeconfig : loadKubeConfig(o.kubeconfig);
@@ -210,9 +215,22 @@ export class Engine {
           this.log(`cycle failed: ${err.message}`);
         });
       await this.running;
+      this.lastCycleEndMs = Date.now();
       if (!this.stopped) this.timer = setTimeout(loop, (this.o.intervalS ?? 10) * 1000);
     };
     this.timer = setTimeout(loop, 0);
+  }
+
+  /**
+   * Live while the loop keeps finishing cycles (failed ones count): only a wedged loop — a cycle that never returns —
+   * should make the kubelet restart the container; restarting does not fix an unreachable apiserver.
+   */
+  liveness(nowMs: number): { ok: boolean; message: string } {
+    const allowanceMs = Math.max(60, 6 * (this.o.intervalS ?? 10)) * 1000;
+    const since = this.lastCycleEndMs ?? this.startedMs;
+    const ageS = Math.round((nowMs - since) / 1000);
+    if (nowMs - since <= allowanceMs) return { ok: true, message: this.lastCycleEndMs === undefined ? 'starting' : `last cycle ended ${ageS} s ago` };
+    return { ok: false, message: `no cycle has ended for ${ageS} s (allowed ${allowanceMs / 1000} s): the loop is stuck` };
   }
 
   private serve(port: number): Promise<void> {
@@ -228,9 +246,14 @@ export class Engine {
           res.writeHead(500);
           res.end(err.message);
         });
-      } else if (req.url === '/healthz') {
+      } else if (req.url === '/healthz' || req.url === '/readyz') {
+        // Ready = the last cycle worked (the cluster answered); a failing apiserver makes the engine unready, not dead.
         res.writeHead(this.lastError ? 500 : 200);
         res.end(this.lastError ?? 'ok');
+      } else if (req.url === '/livez') {
+        const l = this.liveness(Date.now());
+        res.writeHead(l.ok ? 200 : 503);
+        res.end(l.message);
       } else {
         res.writeHead(404);
         res.end();
@@ -238,9 +261,11 @@ export class Engine {
     });
     return new Promise((resolve, reject) => {
       this.server!.once('error', reject);
-      this.server!.listen(port, '127.0.0.1', () => {
+      const host = this.o.host ?? '127.0.0.1';
+      this.server!.listen(port, host, () => {
         const a = this.server!.address();
-        this.url = typeof a === 'object' && a ? `http://127.0.0.1:${a.port}` : undefined;
+        const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+        this.url = typeof a === 'object' && a ? `http://${shown}:${a.port}` : undefined;
         resolve();
       });
     });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { parseEngineConfig } from '../../engine/sidecar/config.js';
 import { slotLabelKey } from '../../engine/placement/labels.js';
+import { program } from '../../cli/main.js';
 import { loadValidator, openapiSpecDir, type KindValidator } from './openapi.js';
 import { MANIFESTS_DIR, OVERLAYS, kubectlPath, renderManifests, run, type KubeObject, type Overlay } from './render.js';
 
@@ -189,6 +190,47 @@ describe('manifests (kubectl kustomize, offline)', function () {
     const engineYaml = (engineCm.data as Record<string, string>)[configArg!.slice(mount.mountPath.length + 1)];
     assert.ok(engineYaml, `ConfigMap ${cmName} has no ${configArg}`);
     assert.equal(parseEngineConfig(parse(engineYaml), 'engine.yaml').namespace, 'baton-system');
+  });
+
+  it('adapter and engine share the plan through one emptyDir; every flag is one the baton CLI knows; engine probed for liveness only', () => {
+    const spec = podSpec(find(get('development'), 'Deployment', 'baton'));
+    const c = (name: string) => spec.containers.find((x) => x.name === name)!;
+    const flag = (ctr: Container, n: string) => ctr.args?.find((a) => a.startsWith(`${n}=`))?.slice(n.length + 1);
+    const [adapter, engineC] = [c('adapter'), c('engine')];
+    // Each container's args parse with the real CLI definition (a renamed or misspelled flag fails here, not in a pod).
+    for (const ctr of [adapter, engineC]) {
+      const sub = program().commands.find((x) => x.name() === ctr.args?.[0]);
+      assert.ok(sub, `${ctr.name}: no baton subcommand '${ctr.args?.[0]}'`);
+      const known = new Set(sub.options.map((o) => o.long));
+      for (const a of ctr.args!.slice(1)) assert.ok(known.has(a.split('=')[0]), `${ctr.name}: baton ${sub.name()} has no option ${a.split('=')[0]}`);
+    }
+    const demand = flag(adapter, '--engine-demand-file');
+    const plan = flag(adapter, '--engine-plan-file');
+    assert.ok(demand && plan, 'the adapter neither writes the demand nor reads the plan');
+    assert.equal(flag(engineC, '--demand'), demand, 'the engine reads what the adapter writes');
+    assert.equal(flag(engineC, '--plan-file'), plan, 'the adapter reads what the engine writes');
+    const volumeOf = (ctr: Container, path: string) => ctr.volumeMounts?.find((m) => path.startsWith(m.mountPath + '/') && !m.readOnly)?.name;
+    for (const path of [demand, plan]) {
+      const vol = volumeOf(adapter, path);
+      assert.ok(vol, `${path} is not on a writable mount of the adapter`);
+      assert.equal(volumeOf(engineC, path), vol, `${path}: the engine does not mount the same volume`);
+      assert.ok((spec.volumes?.find((v) => v.name === vol) as { emptyDir?: unknown } | undefined)?.emptyDir, `${vol} is not an emptyDir`);
+    }
+    // The engine's endpoints on the pod IP: liveness on a declared port, and no readiness probe (an unready engine
+    // would make the pod unready and take the adapter out of the APIService's Service).
+    assert.equal(flag(engineC, '--host'), '0.0.0.0');
+    const probe = engineC.livenessProbe?.httpGet as { path: string; port?: string } | undefined;
+    assert.equal(probe?.path, '/livez');
+    const ports = (engineC as { ports?: { name: string; containerPort: number }[] }).ports ?? [];
+    assert.equal(ports.find((p) => p.name === probe?.port)?.containerPort, Number(flag(engineC, '--port')));
+    assert.equal(engineC.readinessProbe, undefined);
+    // Prometheus reaches both containers' /metrics through the Service.
+    const svcPorts = (find(get('base'), 'Service', 'baton').spec as { ports: { name: string; targetPort: string }[] }).ports;
+    assert.ok(svcPorts.some((p) => p.targetPort === probe?.port), 'the Service does not expose the engine metrics port');
+    const sm = find(get('monitoring'), 'ServiceMonitor', 'baton', 'baton-system');
+    const endpoints = (sm.spec as { endpoints: { port: string }[] }).endpoints.map((e) => e.port);
+    for (const p of endpoints) assert.ok(svcPorts.some((x) => x.name === p), `ServiceMonitor endpoint ${p} is not a Service port`);
+    assert.ok(endpoints.includes(svcPorts.find((p) => p.targetPort === probe?.port)!.name), 'engine metrics not scraped');
   });
 
   it('Service 443 → adapter port, APIService with priorities pointing at it', () => {
