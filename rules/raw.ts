@@ -36,7 +36,7 @@ export interface RawService {
   pools: RawPool[];
   decodeTps?: RawQuery;
   guards?: RawGuard[];
-  stability?: { scaleUpCooldownS?: number; scaleDownCooldownS?: number; scaleInHysteresis?: number; scaleInDamping?: number };
+  stability?: { scaleUpCooldownS?: number; scaleDownCooldownS?: number; scaleInHysteresis?: number; scaleInDamping?: number; scaleInWindowS?: number; guardCeiling?: number };
   periodic?: { mode: 'floor' | 'only'; utcOffsetS?: number; entries: { from: string; prefill: number; decode: number }[]; when?: WhenCondition };
   replicas?: RawQuery;
   metric?: { name?: string; labels?: Record<string, string> };

@@ -90,6 +90,8 @@ const service = {
         scaleDownCooldownS: nonNegative,
         scaleInHysteresis: fraction,
         scaleInDamping: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+        scaleInWindowS: nonNegative,
+        guardCeiling: { type: 'number', minimum: 1 },
       },
     },
     periodic: {

@@ -61,7 +61,8 @@ export interface ScenarioOptions {
   onProgress?: (policy: string, fraction: number) => void;
 }
 
-export const DEFAULT_STABILITY: StabilityConfig = { scaleUpCooldownS: 30, scaleDownCooldownS: 60, scaleInHysteresis: 0.05, scaleInDamping: 0.5 };
+// The production defaults (rules/defaults.ts) but a 60 s scale-in cooldown: the simulated day's ramps are steep.
+export const DEFAULT_STABILITY: StabilityConfig = { scaleUpCooldownS: 30, scaleDownCooldownS: 60, scaleInHysteresis: 0.1, scaleInDamping: 0.5 };
 
 export function defaultGuards(svc: ServicePreset): GuardConfig[] {
   const tiers = [{ above: 0.9, scaleOut: 0.1 }, { above: 1.0, scaleOut: 0.2 }];

@@ -9,9 +9,13 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
   const reasons: Reason[] = [];
   const now = obs.now;
   const current = unitsOf(cfg.pools, 'decode', obs.replicas);
-  // The level we hold is our own last decision, not the replicas: the HPA may not have acted on it yet.
+  // The level we hold is our own last decision, not the replicas: the HPA may not have acted on it yet. It is kept
+  // unrounded (decode units the service is sized for); both roles' replicas are rounded up from it every time, so a
+  // hold and a change give the same prefill for the same level.
   const prev = state.decodeUnits ?? current;
   const periodic = cfg.periodic ? periodicEntryAt(cfg.periodic, now) : undefined;
+  const ratio = cfg.periodic?.mode === 'only' && periodic ? { prefill: periodic.prefill, decode: periodic.decode } : cfg.ratio;
+  const prefillFloor = periodic && cfg.periodic?.mode === 'floor' ? periodic.prefill : 0;
   const guard = evaluateGuards(cfg.guards, obs.guards);
   reasons.push(...guard.reasons);
 
@@ -34,7 +38,10 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
   }
 
   if (guard.scaleOut > 0) {
-    const base = obs.ready ? unitsOf(cfg.pools, 'decode', obs.ready) : Math.max(current, prev);
+    // The step grows the level the service is held at (our last decision), not the rounded-up replicas, which at a
+    // few replicas overstate it by up to a whole replica per role; and never past what is Ready in either role, so a
+    // scale-out whose pods are still starting is not compounded.
+    const base = obs.ready ? Math.min(prev, readyLevel(cfg, obs.ready, ratio)) : prev;
     let guarded = base * (1 + guard.scaleOut);
     const ceiling = (cfg.stability.guardCeiling ?? DEFAULT_GUARD_CEILING) * (signalUnits ?? Infinity);
     if (guarded > ceiling) {
@@ -45,19 +52,33 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
     if (guarded > target) target = guarded;
   }
 
+  const before = sizeBothRoles(cfg, prev, ratio, prefillFloor, []);
   let decodeUnits = prev;
   if (target > prev + 1e-9) {
     const since = now - (state.lastScaleUpAt ?? -Infinity);
-    if (since < cfg.stability.scaleUpCooldownS) {
+    // The cooldown spaces out scale-outs, i.e. replica changes; a higher level that adds no replica is taken at once.
+    if (since < cfg.stability.scaleUpCooldownS && compareReplicas(sizeBothRoles(cfg, target, ratio, prefillFloor, []), before) > 0) {
       reasons.push(reason('cooldown', 'decode', { direction: 'up', sinceS: round3(since), cooldownS: cfg.stability.scaleUpCooldownS },
         `scale-out cooldown: ${round3(since)} s since the last scale-out < ${cfg.stability.scaleUpCooldownS} s`));
     } else {
       decodeUnits = target;
     }
-  } else if (target < prev - 1e-9) {
+  }
+
+  // The scale-in window remembers the needs of the last scaleInWindowS seconds; scale-in goes to their maximum.
+  const windowS = cfg.stability.scaleInWindowS ?? 0;
+  const recentNeeds = windowS > 0 && !signalMissing ? [...(state.recentNeeds ?? []).filter(([t]) => t > now - windowS && t <= now), [now, target] as [number, number]] : undefined;
+  const windowNeed = recentNeeds ? Math.max(...recentNeeds.map(([, n]) => n)) : target;
+  if (target < prev - 1e-9 && windowNeed > target + 1e-9) {
+    reasons.push(reason('scale-in-window', 'decode', { need: round3(target), windowNeed: round3(windowNeed), windowS },
+      `scale-in goes no lower than the highest need of the last ${windowS} s: ${round3(windowNeed)} units`));
+  }
+  if (decodeUnits === prev && windowNeed < prev - 1e-9) {
     // A guard with no value while the decode signal is healthy means no requests finished in its window (an idle
     // service has no latency quantile), not a broken Prometheus: it does not hold scale-in then.
-    decodeUnits = scaleIn(cfg, state, now, prev, target, { signalMissing, guardBlocks: guard.blocksScaleIn, guardMissing: guard.missing && signalMissing }, reasons);
+    // A periodic table alone is exact counts: no headroom on top of them.
+    const headroom = signalUnits !== undefined;
+    decodeUnits = scaleIn(cfg, state, now, prev, windowNeed, headroom, { signalMissing, guardBlocks: guard.blocksScaleIn, guardMissing: guard.missing && signalMissing }, reasons);
   }
 
   if (periodic && cfg.periodic?.mode === 'floor' && decodeUnits < periodic.decode) {
@@ -65,13 +86,15 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
     decodeUnits = periodic.decode;
   }
 
-  const ratio = cfg.periodic?.mode === 'only' && periodic ? { prefill: periodic.prefill, decode: periodic.decode } : cfg.ratio;
-  const sized = sizeBothRoles(cfg, decodeUnits, ratio, periodic && cfg.periodic?.mode === 'floor' ? periodic.prefill : 0, reasons);
+  const sized = sizeBothRoles(cfg, decodeUnits, ratio, prefillFloor, reasons);
 
-  const decodeNow = sized.decode.units;
-  const direction = decodeNow > prev + 1e-9 ? 'up' : decodeNow < prev - 1e-9 ? 'down' : 'hold';
-  if (direction === 'hold') reasons.push(reason('hold', undefined, { decodeUnits: round3(decodeNow) }, `holding ${round3(decodeNow)} decode units`));
-  const next: PolicyState = { ...state, decodeUnits: decodeNow };
+  // Direction is about replicas: what the HPAs will be asked to change.
+  const moved = compareReplicas(sized, before);
+  const direction = moved > 0 ? 'up' : moved < 0 ? 'down' : 'hold';
+  if (direction === 'hold') reasons.push(reason('hold', undefined, { decodeUnits: round3(sized.level) }, `holding ${round3(sized.level)} decode units`));
+  const next: PolicyState = { ...state, decodeUnits: sized.level };
+  if (recentNeeds) next.recentNeeds = recentNeeds;
+  else if (windowS <= 0) delete next.recentNeeds;
   if (direction === 'up') next.lastScaleUpAt = now;
   if (direction === 'down') next.lastScaleDownAt = now;
   return { service: cfg.service, at: now, prefill: sized.prefill, decode: sized.decode, direction, reasons, state: next };
@@ -83,7 +106,7 @@ interface ScaleInBlocks {
   guardMissing: boolean;
 }
 
-function scaleIn(cfg: ServicePolicyConfig, state: PolicyState, now: number, prev: number, target: number, blocks: ScaleInBlocks, reasons: Reason[]): number {
+function scaleIn(cfg: ServicePolicyConfig, state: PolicyState, now: number, prev: number, target: number, headroom: boolean, blocks: ScaleInBlocks, reasons: Reason[]): number {
   if (blocks.guardBlocks || blocks.guardMissing || blocks.signalMissing) {
     const why = blocks.guardBlocks ? 'a latency guard is above its first tier' : 'a signal is missing';
     reasons.push(reason('scale-in-blocked', 'decode', { guardFiring: blocks.guardBlocks, missing: blocks.guardMissing || blocks.signalMissing }, `no scale-in while ${why}`));
@@ -102,18 +125,43 @@ function scaleIn(cfg: ServicePolicyConfig, state: PolicyState, now: number, prev
       `scale-in cooldown: ${round3(since)} s since the last scaling < ${cfg.stability.scaleDownCooldownS} s`));
     return prev;
   }
-  const gap = prev - target;
+  // Land with the need in the middle of the band: a small rise does not undo the scale-in (at a few replicas the
+  // roles' rounding boundaries sit close together, and without this the fleet flaps across one), yet a further fall
+  // of about half the band scales in again.
+  const goal = Math.min(prev, headroom ? target * (1 + band / 2) : target);
+  const gap = prev - goal;
   const step = Math.max(gap * cfg.stability.scaleInDamping, smallestStep(cfg.pools, 'decode'));
   if (step < gap) {
-    reasons.push(reason('damping', 'decode', { need: round3(target), step: round3(step), damping: cfg.stability.scaleInDamping },
-      `scale-in damped: ${round3(step)} of the ${round3(gap)} unit gap`));
+    reasons.push(reason('damping', 'decode', { need: round3(target), goal: round3(goal), step: round3(step), damping: cfg.stability.scaleInDamping },
+      `scale-in damped: ${round3(step)} of the ${round3(gap)} unit gap to ${round3(goal)} units`));
     return prev - step;
   }
-  return target;
+  return goal;
 }
 
-/** Decode first, prefill at the ratio; a role capped by its maximum caps the other so the ratio holds. */
-function sizeBothRoles(cfg: ServicePolicyConfig, decodeUnits: number, ratio: { prefill: number; decode: number }, prefillFloor: number, reasons: Reason[]): { prefill: RoleDecision; decode: RoleDecision } {
+/** Decode units the Ready replicas can serve: the smaller of Ready decode and Ready prefill taken back through the ratio. */
+function readyLevel(cfg: ServicePolicyConfig, ready: Record<string, number>, ratio: { prefill: number; decode: number }): number {
+  return Math.min(unitsOf(cfg.pools, 'decode', ready), (unitsOf(cfg.pools, 'prefill', ready) * ratio.decode) / ratio.prefill);
+}
+
+/** +1 when any pool gains replicas, −1 when some lose and none gain, 0 when every pool keeps its count. */
+function compareReplicas(a: { prefill: RoleDecision; decode: RoleDecision }, b: { prefill: RoleDecision; decode: RoleDecision }): number {
+  let down = false;
+  for (const role of ['prefill', 'decode'] as const) {
+    for (const [pool, n] of Object.entries(a[role].pools)) {
+      const was = b[role].pools[pool] ?? 0;
+      if (n > was) return 1;
+      if (n < was) down = true;
+    }
+  }
+  return down ? -1 : 0;
+}
+
+/**
+ * Decode first, prefill at the ratio; a role capped by its maximum caps the other so the ratio holds. `level` is the
+ * decode units after the bounds (unrounded): what the decision holds.
+ */
+function sizeBothRoles(cfg: ServicePolicyConfig, decodeUnits: number, ratio: { prefill: number; decode: number }, prefillFloor: number, reasons: Reason[]): { prefill: RoleDecision; decode: RoleDecision; level: number } {
   const db = unitBounds(cfg.pools, 'decode');
   const pb = unitBounds(cfg.pools, 'prefill');
   let d = clamp('decode', decodeUnits, db, reasons);
@@ -131,7 +179,7 @@ function sizeBothRoles(cfg: ServicePolicyConfig, decodeUnits: number, ratio: { p
     p = prefillFloor;
   }
   p = clamp('prefill', p, pb, reasons);
-  return { decode: roleDecision(cfg, 'decode', d, reasons), prefill: roleDecision(cfg, 'prefill', p, reasons) };
+  return { decode: roleDecision(cfg, 'decode', d, reasons), prefill: roleDecision(cfg, 'prefill', p, reasons), level: d };
 }
 
 function clamp(role: Role, units: number, b: { min: number; max: number }, reasons: Reason[]): number {

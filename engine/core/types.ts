@@ -47,6 +47,11 @@ export interface StabilityConfig {
   /** Fraction of the scale-in gap closed per step (1 = jump, 0.5 = halfway). */
   scaleInDamping: number;
   /**
+   * Scale in only to the highest need seen in this many seconds (default 0 = the need now), like the HPA's scale-down
+   * stabilization window: a dip in a noisy signal does not shed capacity that the next minute needs again.
+   */
+  scaleInWindowS?: number;
+  /**
    * Guards may add capacity up to this multiple of what the decode signal asks for (default 2). A latency SLO that no
    * amount of capacity can meet (a prompt whose prefill alone exceeds TTFT) must not ratchet the fleet to its maximum.
    */
@@ -103,8 +108,10 @@ export interface ServiceObservation {
 export interface PolicyState {
   lastScaleUpAt?: number;
   lastScaleDownAt?: number;
-  /** Last decided decode units, the basis for hysteresis and damping. */
+  /** Last decided decode units (unrounded), the basis for hysteresis and damping. */
   decodeUnits?: number;
+  /** [time, need in decode units] within the scale-in window, oldest first. */
+  recentNeeds?: [number, number][];
 }
 
 export type ReasonCode =
@@ -115,6 +122,7 @@ export type ReasonCode =
   | 'guard-ceiling'
   | 'scale-in-blocked'
   | 'hysteresis'
+  | 'scale-in-window'
   | 'damping'
   | 'cooldown'
   | 'periodic'

@@ -24,6 +24,8 @@ const SERVICE = 'service-a';
 const METRIC = 'baton_desired_replicas';
 const OUTPUT_TOKENS = 250;
 const RULE_INTERVAL_S = 2;
+/** The rate window of the decode query: a load step is fully seen this long after it. */
+const RATE_WINDOW_S = 15;
 const HPA_SYNC_S = 2;
 const MAX_STALENESS_S = 12;
 const PROM_TIMEOUT_MS = 2000;
@@ -185,7 +187,12 @@ describe('e2e: faults — Prometheus killed/slow/garbage, adapter restarted — 
       const d = (await hpaOf(DECODE)).status?.desiredReplicas ?? before;
       return (direction === 'up' ? d > before : d < before) ? d : undefined;
     }, 500);
-    report.push(`${what}: load → ${rps} rps, decode HPA ${before} → ${v} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const movedS = (Date.now() - t0) / 1000;
+    // The first move comes while the rate window still mixes old and new load: let the window (and a scrape and two
+    // evaluations) pass, then wait for the plateau, so the next test starts from the level of this load, not a ramp.
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + (RATE_WINDOW_S + 1 + 2 * RULE_INTERVAL_S) * 1000 - Date.now())));
+    const plateau = await settled(`${what}: plateau at ${rps} rps`);
+    report.push(`${what}: load → ${rps} rps, decode HPA ${before} → ${v} in ${movedS.toFixed(1)} s; plateau ${JSON.stringify(plateau)}`);
   }
 
   before(async function () {
@@ -200,7 +207,7 @@ describe('e2e: faults — Prometheus killed/slow/garbage, adapter restarted — 
       proxy = await startFaultProxy(await startPrometheus(), SLOW_MS);
       const rulesDir = join(cluster.runDir, 'rules');
       mkdirSync(rulesDir);
-      const rules = ruleYaml({ service: SERVICE, namespace: NS, pools: POOLS, ratio: { prefill: 3, decode: 2 }, decodeTpsPerUnit: 500, window: '15s', queryIntervalS: RULE_INTERVAL_S });
+      const rules = ruleYaml({ service: SERVICE, namespace: NS, pools: POOLS, ratio: { prefill: 3, decode: 2 }, decodeTpsPerUnit: 500, window: `${RATE_WINDOW_S}s`, queryIntervalS: RULE_INTERVAL_S });
       assert.match(rules, /maxStalenessSeconds: 60/);
       writeFileSync(join(rulesDir, `${SERVICE}.yaml`), rules.replace('maxStalenessSeconds: 60', `maxStalenessSeconds: ${MAX_STALENESS_S}`));
       baton = await registerBaton(cluster, { rulesDir, prometheusUrl: proxy.url, prometheusTimeoutMs: PROM_TIMEOUT_MS });

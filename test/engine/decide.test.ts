@@ -124,16 +124,94 @@ describe('policy core: coordinated decision', () => {
     assert.equal(cooling.decode.replicas, 10);
     assert.ok(codes(cooling).includes('cooldown'));
     const damped = decide(cfg, obs(4_000, R(13, 10), 10_000), { decodeUnits: 10, lastScaleUpAt: 9_000 });
-    assert.equal(damped.decode.replicas, 7); // halfway from 10 to 4
+    // The goal is the need plus half the band (4 × 1.05 = 4.2); damping closes half the gap: 10 − 2.9 = 7.1 units.
+    assert.equal(damped.decode.replicas, 8);
     assert.equal(damped.direction, 'down');
-    assert.equal(damped.prefill.replicas, 9);
+    assert.equal(damped.prefill.replicas, 10); // ⌈7.1 × 9/7⌉
+    assert.equal(damped.state.decodeUnits, 7.1);
     assert.ok(codes(damped).includes('damping'));
     assert.equal(damped.state.lastScaleDownAt, 10_000);
   });
 
   it('damping always moves at least one replica', () => {
-    const d = decide(service(), obs(1_000, R(3, 2), 10_000), { decodeUnits: 2 });
+    // Need 0.9, goal 0.945: half of the 1.055 gap is less than one replica, so the step is one replica.
+    const d = decide(service(), obs(900, R(3, 2), 10_000), { decodeUnits: 2 });
     assert.equal(d.decode.replicas, 1);
+  });
+
+  it('scale-in lands with the need in the middle of the band, so a small rise does not undo it', () => {
+    // Few replicas, P:D 10:6: prefill rounds up at every 0.6 decode units, so rounding boundaries sit ~15 % apart.
+    // Landing at the bare need (2.35 → prefill ⌈3.92⌉ = 4, 98 % full) flaps back to 5 on a 3 % rise past 2.4.
+    const cfg = service({ ratio: { prefill: 10, decode: 6 }, stability: { scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0.1, scaleInDamping: 1 } });
+    const start: PolicyState = { decodeUnits: 2.7 }; // prefill ⌈4.5⌉ = 5, decode 3
+    const fall = decide(cfg, obs(2_350, R(5, 3), 10_000), start); // 2.35 < 2.7 × 0.9: past the band
+    assert.ok(Math.abs(fall.state.decodeUnits! - 2.4675) < 1e-9, String(fall.state.decodeUnits)); // 2.35 × 1.05
+    assert.deepEqual([fall.direction, fall.prefill.replicas, fall.decode.replicas], ['hold', 5, 3]); // ⌈4.11⌉ = 5
+    const rise = decide(cfg, obs(2_410, R(5, 3), 10_010), fall.state);
+    assert.deepEqual([rise.direction, rise.prefill.replicas], ['hold', 5]);
+    // A real fall (2.2 → level 2.31, prefill ⌈3.85⌉ = 4) does scale in.
+    const lower = decide(cfg, obs(2_200, R(5, 3), 10_020), fall.state);
+    assert.deepEqual([lower.direction, lower.prefill.replicas, lower.decode.replicas], ['down', 4, 3]);
+  });
+
+  it('scaleInWindowS: scale-in goes only to the highest need of the window', () => {
+    const cfg = service({ stability: { scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0, scaleInDamping: 1, scaleInWindowS: 60 } });
+    // Need 9 at t = 0 (level 10 → 9), then a dip to 6 at t = 30: the window still holds the 9.
+    const first = decide(cfg, obs(9_000, R(13, 10), 0), { decodeUnits: 10 });
+    assert.equal(first.state.decodeUnits, 9);
+    const dip = decide(cfg, obs(6_000, R(12, 9), 30), first.state);
+    assert.equal(dip.state.decodeUnits, 9);
+    assert.ok(codes(dip).includes('scale-in-window'));
+    // At t = 61 the 9 has left the window: the level goes to 6, and old needs are dropped from the state.
+    const later = decide(cfg, obs(6_000, R(12, 9), 61), dip.state);
+    assert.equal(later.state.decodeUnits, 6);
+    assert.deepEqual(later.state.recentNeeds, [[30, 6], [61, 6]]);
+    // Without a window the dip goes straight to 6.
+    const none = decide(service({ stability: { ...cfg.stability, scaleInWindowS: 0 } }), obs(6_000, R(13, 10), 40), { decodeUnits: 10 });
+    assert.equal(none.state.decodeUnits, 6);
+  });
+
+  it('a hold and a change give the same replicas for the same level (prefill is always rounded from the held level)', () => {
+    const cfg = service({ ratio: { prefill: 10, decode: 6 }, stability: { scaleUpCooldownS: 30, scaleDownCooldownS: 60, scaleInHysteresis: 0.1, scaleInDamping: 1 } });
+    // Need 1.14 decode units, level 1.197 (plus half the band): decode ⌈1.197⌉ = 2, prefill ⌈1.995⌉ = 2. Later holds
+    // must give the same; rounding the held decode level up first (2 units) would ask for ⌈3.33⌉ = 4 prefill.
+    const first = decide(cfg, obs(1_140, R(4, 2), 10_000), { decodeUnits: 2 });
+    assert.deepEqual([first.direction, first.prefill.replicas, first.decode.replicas], ['down', 2, 2]);
+    const hold = decide(cfg, obs(1_150, R(2, 2), 10_005), first.state);
+    assert.deepEqual([hold.direction, hold.prefill.replicas, hold.decode.replicas], ['hold', 2, 2]);
+  });
+
+  it('a guard grows the held level, not the rounded-up replicas, and waits for its own scale-out to be Ready', () => {
+    const cfg = service({ ratio: { prefill: 10, decode: 6 }, stability: { scaleUpCooldownS: 0, scaleDownCooldownS: 60, scaleInHysteresis: 0.1, scaleInDamping: 0.5 } });
+    const ttftHot = (now: number, ready: Record<string, number>, replicas: Record<string, number>): ServiceObservation =>
+      ({ now, decodeTps: 1_200, guards: { tbt_p99: 0.038 }, replicas, ready }); // 0.95 × SLO: tier 1, +10 %
+    // Level 1.2: decode 2 replicas (2 units), prefill 2. +10 % of the level is 1.32: prefill 3, decode still 2. The
+    // old rule (+10 % of the 2 Ready decode units = 2.2) would have asked for 3 decode and 4 prefill.
+    const g = decide(cfg, ttftHot(10_000, R(2, 2), R(2, 2)), { decodeUnits: 1.2 });
+    assert.equal(g.direction, 'up');
+    assert.equal(g.state.decodeUnits, 1.32);
+    assert.deepEqual([g.prefill.replicas, g.decode.replicas], [3, 2]);
+    // Still hot 30 s later but the third prefill pod is not Ready: Ready serves min(2, 2 × 6/10) = 1.2 units, and
+    // +10 % of that is below what is held — no compounding while the scale-out comes up.
+    const wait = decide(cfg, ttftHot(10_030, R(2, 2), R(3, 2)), g.state);
+    assert.equal(wait.direction, 'hold');
+    assert.equal(wait.state.decodeUnits, 1.32);
+    // Once Ready and still hot, the guard steps again from the held level.
+    const again = decide(cfg, ttftHot(10_060, R(3, 2), R(3, 2)), wait.state);
+    assert.ok(Math.abs(again.state.decodeUnits! - 1.452) < 1e-9);
+  });
+
+  it('the scale-out cooldown spaces out replica changes, not level changes that add no replica', () => {
+    const cfg = service({ ratio: { prefill: 1, decode: 1 } });
+    // Level 1.5 → 1.8 adds no replica (both roles stay at 2): taken inside the cooldown.
+    const small = decide(cfg, obs(1_800, R(2, 2), 1010), { decodeUnits: 1.5, lastScaleUpAt: 1000 });
+    assert.equal(small.state.decodeUnits, 1.8);
+    assert.equal(small.direction, 'hold');
+    assert.ok(!codes(small).includes('cooldown'));
+    // 1.5 → 2.5 adds a replica per role: held by the cooldown.
+    const big = decide(cfg, obs(2_500, R(2, 2), 1010), { decodeUnits: 1.5, lastScaleUpAt: 1000 });
+    assert.equal(big.state.decodeUnits, 1.5);
+    assert.ok(codes(big).includes('cooldown'));
   });
 
   it('clamps to min and max per role and keeps the ratio when prefill hits its maximum', () => {

@@ -87,6 +87,14 @@ describe('rules: loading and validation', () => {
     assert.deepEqual(errs.map((e) => [e.path, e.line]), [['services[0].ratio.prefill', 3], ['services[0].ratio.decode', 3]]);
   });
 
+  it('takes the scale-in window and guard ceiling in stability, defaults for the rest, and rejects bad values', () => {
+    const { services, errors } = loadRuleText(minimal('    stability: {scaleInWindowS: 120, guardCeiling: 1.5}\n'), 'f.yaml');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(policyConfigOf(services[0]!).stability, { scaleUpCooldownS: 30, scaleDownCooldownS: 300, scaleInHysteresis: 0.1, scaleInDamping: 0.5, scaleInWindowS: 120, guardCeiling: 1.5 });
+    const errs = errorsOf(minimal('    stability: {scaleInWindowS: -1, guardCeiling: 0.5}\n'));
+    assert.deepEqual(errs.map((e) => e.path), ['services[0].stability.scaleInWindowS', 'services[0].stability.guardCeiling']);
+  });
+
   it('reports the position of a PromQL syntax error inside the query', () => {
     const e = one(minimal().replace("'sum(rate(vllm:generation_tokens_total{service=\"chat\"}[1m]))'", "'sum(rate(x[1m]) by'"));
     assert.equal(e.path, 'services[0].decodeTps');

@@ -67,3 +67,34 @@ describe('simulator acceptance: a diurnal day, every policy side by side', funct
     assert.ok(p.ratioDrift > c.ratioDrift, 'and its P:D ratio drifts more');
   });
 });
+
+describe('simulator acceptance: a small fleet (1–5 instances per role) does not flap', function () {
+  this.timeout(10 * 60_000);
+  let r: ScenarioResult;
+
+  before(async () => {
+    r = await runSpecParallel({
+      ...ACCEPTANCE_SPEC,
+      workload: { ...ACCEPTANCE_SPEC.workload, peakRps: 30 },
+      policies: ['per-role-tps', 'coordinated', 'oracle'],
+    });
+    for (const [name, x] of Object.entries(r.results)) {
+      console.log(`      ${name.padEnd(13)} ${x.gpuHours.toFixed(1).padStart(8)} GPU-h  SLO both ${(x.sloAttainment.both * 100).toFixed(2)} %  ${x.scaleEvents} scale events`);
+    }
+  });
+
+  // At a few replicas the roles' rounding boundaries sit close together and a p99 over few requests is noisy. Before
+  // the held level was kept unrounded (and scale-in landed with headroom) this day took 699 scale events, 1.26× the
+  // oracle and 98.93 % SLO: scale-outs were undone before their pods were Ready.
+  it('coordinated keeps ≥ 99.5 % SLO within 1.2× the oracle', () => {
+    const c = r.results.coordinated!;
+    assert.ok(c.sloAttainment.both >= 0.995, `SLO ${(c.sloAttainment.both * 100).toFixed(2)} %`);
+    const x = c.gpuHours / r.results.oracle!.gpuHours;
+    assert.ok(x <= 1.2, `${x.toFixed(3)} × oracle`);
+  });
+
+  it('coordinated scales at most ~12 times an hour (no flapping)', () => {
+    const c = r.results.coordinated!;
+    assert.ok(c.scaleEvents <= 300, `${c.scaleEvents} scale events in 24 h`);
+  });
+});
