@@ -55,12 +55,31 @@ export interface RangeQuery {
   (promql: string, startS: number, endS: number, stepS: number): Promise<RangeSeries[]>;
 }
 
+/** "errorType: error" from an API error body; fields that are not strings (a hostile or broken server) are shown as JSON. */
+function apiErrorText(b: { errorType?: unknown; error?: unknown }): string {
+  const text = (v: unknown, dflt: string): string => (v === undefined ? dflt : shown(v));
+  return `${text(b.errorType, 'error')}: ${text(b.error, 'unknown')}`;
+}
+
+/** A value from the wire in a message: strings as they are, anything else as (bounded) JSON; never throws. */
+function shown(v: unknown): string {
+  return typeof v === 'string' ? v : safeJson(v);
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v)?.slice(0, 200) ?? typeof v;
+  } catch {
+    return typeof v;
+  }
+}
+
 /** A query_range answer: always a matrix; anything else is a parse error. */
 export function parseRangeResponse(body: unknown): RangeSeries[] {
   const b = body as { status?: string; error?: string; errorType?: string; data?: { resultType?: string; result?: unknown } };
-  if (b?.status === 'error') throw new PrometheusError(`${b.errorType ?? 'error'}: ${b.error ?? 'unknown'}`, 'api');
+  if (b?.status === 'error') throw new PrometheusError(apiErrorText(b), 'api');
   if (b?.status !== 'success' || !b.data) throw new PrometheusError('response is not a Prometheus API success object', 'parse');
-  if (b.data.resultType !== 'matrix') throw new PrometheusError(`query_range answered a ${String(b.data.resultType)}, expected a matrix`, 'parse');
+  if (b.data.resultType !== 'matrix') throw new PrometheusError(`query_range answered a ${shown(b.data.resultType)}, expected a matrix`, 'parse');
   if (!Array.isArray(b.data.result)) throw new PrometheusError('matrix result is not an array', 'parse');
   return b.data.result.map((r: unknown, i: number) => {
     const s = seriesObject(r, `matrix result[${i}]`);
@@ -112,7 +131,7 @@ export function parseSampleValue(s: unknown): number {
 
 export function parseQueryResponse(body: unknown): QueryResult {
   const b = body as { status?: string; error?: string; errorType?: string; data?: { resultType?: string; result?: unknown } };
-  if (b?.status === 'error') throw new PrometheusError(`${b.errorType ?? 'error'}: ${b.error ?? 'unknown'}`, 'api');
+  if (b?.status === 'error') throw new PrometheusError(apiErrorText(b), 'api');
   if (b?.status !== 'success' || !b.data) throw new PrometheusError('response is not a Prometheus API success object', 'parse');
   const { resultType, result } = b.data;
   switch (resultType) {
@@ -137,7 +156,7 @@ export function parseQueryResponse(body: unknown): QueryResult {
       if (!Array.isArray(result) || typeof result[1] !== 'string') throw new PrometheusError('string result is not a [time, string] pair', 'parse');
       return { kind: 'string', value: result[1] };
     default:
-      throw new PrometheusError(`unknown resultType ${String(resultType)}`, 'parse');
+      throw new PrometheusError(`unknown resultType ${shown(resultType)}`, 'parse');
   }
 }
 
@@ -211,8 +230,8 @@ export class PrometheusClient {
           const status = res.statusCode ?? 0;
           // Prometheus puts the reason of 400/422/503 in a JSON error body: prefer it over the bare status.
           if (status < 200 || status >= 300) {
-            const err = json as { error?: string; errorType?: string };
-            reject(new PrometheusError(`HTTP ${status}${err?.error ? `: ${err.errorType ?? 'error'}: ${err.error}` : ''}`, 'http', status));
+            const err = json as { error?: unknown } | null;
+            reject(new PrometheusError(`HTTP ${status}${typeof err?.error === 'string' ? `: ${apiErrorText(err)}` : ''}`, 'http', status));
             return;
           }
           resolve(json);

@@ -2,7 +2,7 @@
 // replica_calculator.go). Each case states the arithmetic so a reader can check it without running anything.
 
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../support/fast-check.js';
 import {
   defaultHpaSpec,
   HpaInputError,

@@ -1,4 +1,5 @@
 // Small hand-built topologies for the placement tests.
+import { fcSeed } from '../support/fast-check.js';
 import type { ClusterSnapshot, NodeInfo, PlacementPool, PodInfo, ServicePlacementSpec } from '../../engine/placement/index.js';
 
 export function node(name: string, gpuType: string, s1: string, s2: string, gpus = 8, labels: Record<string, string> = {}): NodeInfo {
@@ -26,15 +27,7 @@ export function batonPod(name: string, nodeName: string, service: string, poolNa
   return { name, node: nodeName, gpus, service, pool: poolName, ready };
 }
 
-/**
- * fast-check parameters for the property tests: a fixed seed so CI runs are reproducible; `BATON_FC_SEED=<int>` explores
- * other cases (a failure prints the seed and path to replay).
- */
-export const DEFAULT_FC_SEED = 20240611;
+/** fast-check parameters for the placement properties: the suite's fixed seed (test/support/fast-check.ts). */
 export function fcParams(numRuns: number, env: NodeJS.ProcessEnv = process.env): { seed: number; numRuns: number } {
-  const raw = env['BATON_FC_SEED'];
-  if (raw === undefined || raw === '') return { seed: DEFAULT_FC_SEED, numRuns };
-  const seed = Number(raw);
-  if (!Number.isInteger(seed)) throw new Error(`BATON_FC_SEED must be an integer, got "${raw}"`);
-  return { seed, numRuns };
+  return { seed: fcSeed(env), numRuns };
 }

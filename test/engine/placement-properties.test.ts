@@ -1,7 +1,7 @@
 // Property tests: random fabrics, services and demands; the plan never breaks the placement invariants.
 // Fixed seed for CI (fcParams); BATON_FC_SEED=<int> explores other seeds.
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../support/fast-check.js';
 import { planPlacement, slotLabelKey, type NodeInfo, type PlacementPool, type PodInfo, type ServicePlacementSpec } from '../../engine/placement/index.js';
 import { fcParams } from './placement-helpers.js';
 

@@ -3,7 +3,7 @@
 // on input alone, and the server keeps serving.
 import assert from 'node:assert/strict';
 import https from 'node:https';
-import fc from 'fast-check';
+import fc from '../support/fast-check.js';
 import { startAdapterHarness, startScriptedPrometheus, type AdapterHarness, type ScriptedPrometheusServer } from '../adapter/harness.js';
 import { testPki } from '../adapter/fixtures.js';
 

@@ -1,7 +1,7 @@
 // Fuzzing what a Prometheus-compatible server may answer: parseQueryResponse on any JSON either returns a typed
 // QueryResult (vector samples with string labels and a number value) or throws PrometheusError; never a TypeError.
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../support/fast-check.js';
 import { parseQueryResponse, parseRangeResponse, PrometheusError, type QueryResult } from '../../rules/prometheus.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
@@ -71,6 +71,17 @@ describe('fuzz: Prometheus responses (rules/prometheus.ts parseQueryResponse)', 
 
   it('API-shaped bodies with wrong fields: a typed result or a PrometheusError', () => {
     fc.assert(fc.property(body, checkOne), { numRuns: RUNS });
+  });
+
+  it('fields whose toString is not a function (found by this fuzzer): a PrometheusError, not a TypeError', () => {
+    const hostile = { toString: 0 };
+    for (const b of [
+      { status: 'error', errorType: hostile },
+      { status: 'error', error: hostile },
+      { status: 'success', data: { resultType: hostile, result: [] } },
+    ]) checkOne(b);
+    assert.throws(() => parseRangeResponse({ status: 'success', data: { resultType: hostile, result: [] } }), PrometheusError);
+    assert.throws(() => parseQueryResponse({ status: 'error', errorType: 'bad_data', error: hostile }), /bad_data: \{"toString":0\}/);
   });
 
   it('query_range bodies: series with string labels and numeric points, or a PrometheusError', () => {

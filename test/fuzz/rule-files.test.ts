@@ -1,7 +1,7 @@
 // Fuzzing rule files: loadRuleText on random text, random YAML documents and mutations of a valid file never throws,
 // and every error it reports names the file, a line and column inside the text, and says what was wrong.
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../support/fast-check.js';
 import { stringify } from 'yaml';
 import { loadRuleText } from '../../rules/load.js';
 import { chatRules } from '../rules/fixtures.js';

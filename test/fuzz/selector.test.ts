@@ -1,7 +1,7 @@
 // Fuzzing the label-selector parser the HPA's `metric.selector` reaches: any text either parses into a matcher that
 // answers true/false for any labels, or throws SelectorParseError naming a column inside the text. Nothing else.
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import fc from '../support/fast-check.js';
 import { parseSelector, SelectorParseError, selectorToString } from '../../adapter/selector.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import fc from 'fast-check';
+import fc from '../support/fast-check.js';
 import { dataFile } from '../../sim/paths.js';
 import {
   decodeTpsAt, defineModelShape, fitCalibration, GPU_TYPES, gpuModel, LLAMA3_8B, maxDecodeBatch,
