@@ -7,6 +7,7 @@ import { RuleStore } from '../rules/store.js';
 import type { AuthenticationConfig } from './authn.js';
 import { CachedRulesProvider } from './cached-provider.js';
 import { PlanBridge } from './plan-bridge.js';
+import { DEFAULT_STATE_MAX_AGE_S, StateFileWriter, loadStateFile } from './state-file.js';
 import { authenticationConfigFromCluster, authenticationConfigFromFiles, loadKubeConfig, pollAuthenticationConfig, sarReviewerFromKubeConfig } from './kube.js';
 import { createAdapterServer, type AdapterLog, type AdapterServer, type AuthOptions, type TlsOptions } from './server.js';
 
@@ -27,6 +28,10 @@ export interface AdapterOptions {
   log?: AdapterLog;
   /** The sidecar engine contract (engine/sidecar/README.md): demand out, plan in. */
   engine?: { demandFile?: string; planFile?: string; maxPlanAgeS?: number };
+  /** Decision memory across restarts (adapter/state-file.ts): read at start, rewritten after decisions. */
+  stateFile?: string;
+  /** Memories older than this are ignored at start (default 900 s). */
+  stateMaxAgeS?: number;
 }
 
 export interface RunningAdapter {
@@ -55,11 +60,16 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
   const bridge = o.engine?.demandFile || o.engine?.planFile
     ? new PlanBridge({ ...o.engine, log: (m) => log('warn', m), liveServices: () => (evaluatorRef?.rules().services ?? []).map((s) => s.name) })
     : undefined;
+  const restore = o.stateFile ? loadStateFile(o.stateFile, Date.now(), o.stateMaxAgeS ?? DEFAULT_STATE_MAX_AGE_S, (m) => log('warn', m)) : {};
+  const stateWriter = o.stateFile ? new StateFileWriter(o.stateFile, () => evaluatorRef?.memories() ?? {}, (m) => log('warn', m)) : undefined;
   const evaluator = new Evaluator({
     query: (q) => prom.query(q), registry, log: (m) => log('warn', m), replicaSource: oneAtATime(lastDecisionReplicas),
     ...(bridge ? { afterDecision: bridge.afterDecision } : {}),
+    restore,
+    ...(stateWriter ? { onDecision: () => stateWriter.changed() } : {}),
   });
   evaluatorRef = evaluator;
+  if (o.stateFile) log('info', 'decision memory', { stateFile: o.stateFile, restored: Object.keys(restore) });
   evaluator.setRules(rules);
   store.onChange((rs) => {
     evaluator.setRules(rs);
@@ -95,6 +105,7 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
       stopPolling?.();
       await server.close();
       await evaluator.stop();
+      stateWriter?.flush();
       store.close();
       prom.close();
     },

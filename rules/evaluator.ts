@@ -66,12 +66,26 @@ export interface ServiceState {
   /** Why the last attempt was held (undefined when it produced a decision). */
   lastProblem?: string;
   queries: QueryTrace[];
+  /** The memory this service was restored from (before a restart); stands in until the first decision. */
+  restored?: ServiceMemory;
+}
+
+/**
+ * What a service's decisions need to survive an adapter restart: the policy core's state (held level, cooldown
+ * timestamps, scale-in window) and what was published, which the HPAs have since followed.
+ */
+export interface ServiceMemory {
+  policy: PolicyState;
+  /** Published replicas per pool. */
+  published: Record<string, number>;
+  /** When the decision was made (ms since the epoch). */
+  atMs: number;
 }
 
 /**
  * Where current replicas per pool come from when the rule has no `replicas` query. Returning undefined holds the tick.
- * The default, `lastDecisionReplicas`, assumes the HPAs did what Baton asked: the last decision's replicas (each pool's
- * minReplicas before the first decision). The sidecar engine will plug in real Deployment counts.
+ * The default, `lastDecisionReplicas`, assumes the HPAs did what Baton asked: the last decision's replicas (before the
+ * first decision: what was published before a restart, when a memory was restored, else each pool's minReplicas). The sidecar engine will plug in real Deployment counts.
  */
 export type ReplicaSource = (rule: ServiceRule, state: ServiceState) => Record<string, number> | undefined | Promise<Record<string, number> | undefined>;
 
@@ -79,7 +93,7 @@ export const lastDecisionReplicas: ReplicaSource = (rule, state) => {
   // What was published (the decision's split, or the engine's when a plan replaced it).
   const published = state.lastGood?.values;
   const out: Record<string, number> = {};
-  for (const p of rule.pools) out[p.name] = published?.find((v) => v.pool === p.name)?.value ?? p.minReplicas;
+  for (const p of rule.pools) out[p.name] = published?.find((v) => v.pool === p.name)?.value ?? state.restored?.published[p.name] ?? p.minReplicas;
   return out;
 };
 
@@ -93,6 +107,10 @@ export interface EvaluatorOptions {
   reuseMs?: number;
   log?: (message: string) => void;
   afterDecision?: AfterDecision;
+  /** Memories saved by an earlier run, by service: a service whose pools still match starts from its memory. */
+  restore?: Record<string, ServiceMemory>;
+  /** Called after every decision with the service's memory (to save it). */
+  onDecision?: (service: string, memory: ServiceMemory) => void;
 }
 
 export class Evaluator {
@@ -105,6 +123,8 @@ export class Evaluator {
   private readonly replicaSource: ReplicaSource;
   private readonly log: (message: string) => void;
   private readonly afterDecision: AfterDecision | undefined;
+  private readonly restore: Map<string, ServiceMemory>;
+  private readonly onDecision: ((service: string, memory: ServiceMemory) => void) | undefined;
   private ruleSet: RuleSet = { services: [], files: [], loadedAtMs: 0 };
   private started = false;
   private readonly refreshStaleness = (): void => this.updateStaleness();
@@ -116,6 +136,8 @@ export class Evaluator {
     this.replicaSource = opts.replicaSource ?? lastDecisionReplicas;
     this.log = opts.log ?? ((m) => console.error(`baton rules: ${m}`));
     this.afterDecision = opts.afterDecision;
+    this.restore = new Map(Object.entries(opts.restore ?? {}));
+    this.onDecision = opts.onDecision;
     this.metrics.beforeScrape.add(this.refreshStaleness);
   }
 
@@ -140,7 +162,7 @@ export class Evaluator {
         }
         st.rule = rule;
       } else {
-        this.states.set(rule.name, { rule, policy: {}, queries: [] });
+        this.states.set(rule.name, this.initialState(rule));
       }
     }
     this.ruleSet = ruleSet;
@@ -150,6 +172,28 @@ export class Evaluator {
 
   rules(): RuleSet {
     return this.ruleSet;
+  }
+
+  /** A new service's state: from a restored memory when it has one for exactly these pools (used once). */
+  private initialState(rule: ServiceRule): ServiceState {
+    const m = this.restore.get(rule.name);
+    this.restore.delete(rule.name);
+    const pools = rule.pools.map((p) => p.name).sort().join(',');
+    if (!m || Object.keys(m.published).sort().join(',') !== pools) {
+      if (m) this.log(`${rule.name}: saved memory is for other pools (${Object.keys(m.published).join(', ')}); starting fresh`);
+      return { rule, policy: {}, queries: [] };
+    }
+    return { rule, policy: structuredClone(m.policy), queries: [], restored: structuredClone(m) };
+  }
+
+  /** Every service's memory, for saving: services that have decided since this run started or were restored. */
+  memories(): Record<string, ServiceMemory> {
+    const out: Record<string, ServiceMemory> = {};
+    for (const [name, st] of this.states) {
+      if (st.lastGood) out[name] = memoryOf(st.lastGood.decision.state, st.lastGood.values, st.lastGood.atMs);
+      else if (st.restored) out[name] = st.restored; // not decided yet in this run: keep what was saved
+    }
+    return out;
   }
 
   state(service: string): ServiceState | undefined {
@@ -279,6 +323,8 @@ export class Evaluator {
     if (rule.windowS !== undefined) good.windowS = rule.windowS;
     st.lastGood = good;
     delete st.lastProblem;
+    delete st.restored;
+    this.onDecision?.(rule.name, memoryOf(decision.state, published, nowMs));
     this.metrics.evaluations.inc({ rule: rule.name, result: 'ok' });
     for (const r of decision.reasons) this.metrics.decisionReasons.inc({ rule: rule.name, code: r.code });
     for (const v of published) this.metrics.desiredReplicas.set({ service: rule.name, role: v.role, pool: v.pool }, v.value);
@@ -337,6 +383,10 @@ function queriesOf(rule: ServiceRule): { name: string; spec: QuerySpec }[] {
   for (const g of rule.guards) out.push({ name: `guard:${g.name}`, spec: g.query });
   if (rule.replicas) out.push({ name: 'replicas', spec: rule.replicas });
   return out;
+}
+
+function memoryOf(policy: PolicyState, values: PublishedValue[], atMs: number): ServiceMemory {
+  return { policy, published: Object.fromEntries(values.map((v) => [v.pool, v.value])), atMs };
 }
 
 function samePools(a: ServiceRule, b: ServiceRule): boolean {

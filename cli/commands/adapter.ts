@@ -24,6 +24,8 @@ interface AdapterFlags {
   engineDemandFile?: string;
   enginePlanFile?: string;
   enginePlanMaxAge: number;
+  stateFile?: string;
+  stateMaxAge: number;
 }
 
 export function adapterCommand(): Command {
@@ -49,6 +51,8 @@ export function adapterCommand(): Command {
     .option('--engine-demand-file <file>', "after each evaluation write each service's desired units per role here (baton engine --demand)")
     .option('--engine-plan-file <file>', "serve the sidecar engine's per-pool split from its --plan-file when fresh")
     .option('--engine-plan-max-age <seconds>', 'an engine plan older than this is ignored', integer('--engine-plan-max-age'), 60)
+    .option('--state-file <file>', 'keep decision memory (held level, cooldowns, published replicas) here across restarts')
+    .option('--state-max-age <seconds>', 'a saved memory older than this is ignored at start', integer('--state-max-age'), 900)
     .action(async (f: AdapterFlags) => {
       const tls: AdapterOptions['tls'] = f.selfSigned
         ? { selfSigned: true }
@@ -78,6 +82,10 @@ export function adapterCommand(): Command {
         opts.engine = { maxPlanAgeS: f.enginePlanMaxAge };
         if (f.engineDemandFile) opts.engine.demandFile = f.engineDemandFile;
         if (f.enginePlanFile) opts.engine.planFile = f.enginePlanFile;
+      }
+      if (f.stateFile) {
+        opts.stateFile = f.stateFile;
+        opts.stateMaxAgeS = f.stateMaxAge;
       }
       const running = await startAdapter(opts);
       await new Promise<void>((resolve) => {

@@ -216,6 +216,11 @@ describe('manifests (kubectl kustomize, offline)', function () {
       assert.equal(volumeOf(engineC, path), vol, `${path}: the engine does not mount the same volume`);
       assert.ok((spec.volumes?.find((v) => v.name === vol) as { emptyDir?: unknown } | undefined)?.emptyDir, `${vol} is not an emptyDir`);
     }
+    // The adapter's decision memory survives a container restart: on a writable emptyDir.
+    const stateFile = flag(adapter, '--state-file');
+    assert.ok(stateFile, 'the adapter keeps no decision memory (--state-file)');
+    const stateVol = volumeOf(adapter, stateFile);
+    assert.ok(stateVol && (spec.volumes?.find((v) => v.name === stateVol) as { emptyDir?: unknown } | undefined)?.emptyDir, `${stateFile} is not on a writable emptyDir`);
     // The engine's endpoints on the pod IP: liveness on a declared port, and no readiness probe (an unready engine
     // would make the pod unready and take the adapter out of the APIService's Service).
     assert.equal(flag(engineC, '--host'), '0.0.0.0');

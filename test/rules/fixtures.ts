@@ -1,6 +1,6 @@
 // Shared pieces for the rules tests: a rule set from YAML text and a scripted Prometheus.
 import { Registry } from 'prom-client';
-import { Evaluator } from '../../rules/evaluator.js';
+import { Evaluator, type EvaluatorOptions } from '../../rules/evaluator.js';
 import { loadRuleText } from '../../rules/load.js';
 import type { QueryResult } from '../../rules/prometheus.js';
 import { RulesProvider } from '../../rules/provider.js';
@@ -51,13 +51,13 @@ export class ScriptedPrometheus {
   };
 }
 
-export function harness(text = chatRules()) {
+export function harness(text = chatRules(), extra: Partial<EvaluatorOptions> = {}) {
   const prom = new ScriptedPrometheus();
   let nowMs = 1_000_000_000;
   const clock = () => nowMs;
   const registry = new Registry();
   const logs: string[] = [];
-  const evaluator = new Evaluator({ query: prom.query, clock, registry, log: (m) => logs.push(m), reuseMs: 0 });
+  const evaluator = new Evaluator({ query: prom.query, clock, registry, log: (m) => logs.push(m), reuseMs: 0, ...extra });
   evaluator.setRules(ruleSetOf(text));
   const provider = new RulesProvider(evaluator, clock);
   return { prom, evaluator, provider, registry, logs, advance: (s: number) => (nowMs += s * 1000), now: () => nowMs };

@@ -59,6 +59,8 @@ export async function registerBaton(cluster: Cluster, o: BatonOptions): Promise<
     port,
     tls: { certPem: serving.certPem, keyPem: serving.keyPem },
     security: { mode: 'cluster', kubeconfig: cluster.kubeconfig },
+    // As the install runs it: decision memory survives restartAdapter.
+    stateFile: join(cluster.runDir, 'baton-state.json'),
     log: (level, message, fields) => appendFileSync(logFile, JSON.stringify({ ts: new Date().toISOString(), level, msg: message, ...fields }) + '\n'),
   };
   let adapter = await startAdapter(options);

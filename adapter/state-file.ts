@@ -1,0 +1,95 @@
+// The adapter's decision memory on disk (`--state-file`): the policy core's state and the published replicas per
+// service, rewritten after decisions and read at start. Without it a restarted adapter forgets the level it held (and
+// its cooldowns), believes each pool is at its minimum, and publishes the bare need: at a steady load that can lower
+// replicas the hysteresis band was holding — a restart scaling capacity down. A missing, unreadable or old file just
+// means starting fresh (with a warning); it never stops the adapter.
+import { readFileSync } from 'node:fs';
+import type { ServiceMemory } from '../rules/evaluator.js';
+import { writeAtomically } from './plan-bridge.js';
+
+export const STATE_FILE_VERSION = 1;
+/** Older memories describe a fleet the HPAs (or people) may have changed since: ignored. */
+export const DEFAULT_STATE_MAX_AGE_S = 900;
+
+export interface StateDocument {
+  version: number;
+  savedAt: string;
+  services: Record<string, ServiceMemory>;
+}
+
+/** Memories from `file` no older than `maxAgeS`; problems are reported through `log` and yield {}. */
+export function loadStateFile(file: string, nowMs: number, maxAgeS: number, log: (message: string) => void): Record<string, ServiceMemory> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log(`state file ${file} unreadable, starting fresh: ${(e as Error).message}`);
+    return {};
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    log(`state file ${file} is not JSON, starting fresh: ${(e as Error).message}`);
+    return {};
+  }
+  const d = doc as Partial<StateDocument> | null;
+  if (!d || typeof d !== 'object' || d.version !== STATE_FILE_VERSION || typeof d.services !== 'object' || d.services === null) {
+    log(`state file ${file} is not a version ${STATE_FILE_VERSION} Baton state document, starting fresh`);
+    return {};
+  }
+  const out: Record<string, ServiceMemory> = {};
+  for (const [name, m] of Object.entries(d.services)) {
+    const problem = memoryProblem(m);
+    if (problem) {
+      log(`state file ${file}: services.${name} ${problem}; that service starts fresh`);
+      continue;
+    }
+    const ageS = (nowMs - m.atMs) / 1000;
+    if (ageS > maxAgeS) {
+      log(`state file ${file}: services.${name} is ${Math.round(ageS)} s old (more than ${maxAgeS} s); that service starts fresh`);
+      continue;
+    }
+    out[name] = m;
+  }
+  return out;
+}
+
+function memoryProblem(m: unknown): string | undefined {
+  if (!m || typeof m !== 'object') return 'is not an object';
+  const x = m as Partial<ServiceMemory>;
+  if (typeof x.atMs !== 'number' || !Number.isFinite(x.atMs)) return 'has no numeric atMs';
+  if (!x.policy || typeof x.policy !== 'object') return 'has no policy object';
+  if (x.policy.decodeUnits !== undefined && !(Number.isFinite(x.policy.decodeUnits) && x.policy.decodeUnits >= 0)) return 'has a policy.decodeUnits that is not a number ≥ 0';
+  if (!x.published || typeof x.published !== 'object') return 'has no published object';
+  for (const [pool, v] of Object.entries(x.published)) if (!Number.isInteger(v) || v < 0) return `has published.${pool} that is not a whole number ≥ 0`;
+  return undefined;
+}
+
+/** Rewrites the file with every memory after decisions; decisions in one event-loop turn share one write. */
+export class StateFileWriter {
+  private scheduled = false;
+  writes = 0;
+
+  constructor(private readonly file: string, private readonly snapshot: () => Record<string, ServiceMemory>, private readonly log: (message: string) => void, private readonly now: () => number = Date.now) {}
+
+  /** Call after a decision. */
+  changed(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  flush(): void {
+    const doc: StateDocument = { version: STATE_FILE_VERSION, savedAt: new Date(this.now()).toISOString(), services: this.snapshot() };
+    try {
+      writeAtomically(this.file, JSON.stringify(doc) + '\n');
+      this.writes++;
+    } catch (e) {
+      this.log(`writing the state file ${this.file} failed: ${(e as Error).message}`);
+    }
+  }
+}
