@@ -134,8 +134,13 @@ describe('e2e: baton engine places P/D slots by switch affinity, pool fallback a
   }
 
   /** Runs the in-process engine and the HPA stand-in until the fleet stops moving and every pod is Running and Ready. */
-  async function converge(what: string, cycle: () => Promise<unknown>): Promise<void> {
+  /**
+   * Until pods = desired, all Ready, and desired unchanged for `holdMs` (in-process cycles run one per check; a child
+   * engine cycles on its own every second and may still be lifting a ready-guard cap, so it gets a few cycles).
+   */
+  async function converge(what: string, cycle: () => Promise<unknown>, holdMs = 0): Promise<void> {
     let last = '';
+    let since = 0;
     await waitFor(what, 60_000, async () => {
       await cycle();
       await assertNoPodLostItsLabel();
@@ -149,7 +154,8 @@ describe('e2e: baton engine places P/D slots by switch affinity, pool fallback a
       const settled = POOLS.every((p) => (counts[`${p.service}/${p.name}`] ?? 0) === (want[p.service]?.[p.name] ?? 0))
         && all.every((p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
       const key = JSON.stringify(want);
-      const stable = settled && key === last;
+      if (!settled || key !== last) since = Date.now();
+      const stable = settled && key === last && Date.now() - since >= holdMs;
       last = settled ? key : '';
       if (!stable) throw new Error(`want ${key}, pods ${JSON.stringify(counts)}, not ready/terminating: ${all.filter((p) => p.metadata.deletionTimestamp || !p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length}`);
       return true;
@@ -215,6 +221,8 @@ describe('e2e: baton engine places P/D slots by switch affinity, pool fallback a
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') failed = true;
+    // A test that failed half-way must not leave a child engine holding the lease for the next one.
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   });
 
   after(async () => {
@@ -294,7 +302,7 @@ describe('e2e: baton engine places P/D slots by switch affinity, pool fallback a
       return lease.spec.holderIdentity === 'e2' ? true : undefined;
     }, 200);
     process.stderr.write(`      (e1 killed ${hpasCaughtUp ? 'after' : 'before'} it published the new desired replicas)\n`);
-    await converge('restart converges', async () => undefined);
+    await converge('restart converges', async () => undefined, 4000);
     await assertPlacement({ batchMayUseHighTier: false });
     assert.deepEqual(await desired(), { batch: { p: 12, d: 12 }, chat: { 'p-h100': 6, 'd-h20': 5, 'd-h100': 1 } });
     const lease = await api().get<{ spec: { holderIdentity: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${ENGINE_NS}/leases/baton-engine`);
