@@ -48,6 +48,19 @@ export function demandDocument(units: ReadonlyMap<string, Record<Role, number>>)
   return { services };
 }
 
+/** A function that runs `flush` once on the next turn of the event loop however often it is called in this one. */
+export function coalesced(flush: () => void): () => void {
+  let scheduled = false;
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      flush();
+    });
+  };
+}
+
 /** Write tmp + rename, so the engine never reads half a file. */
 export function writeAtomically(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
@@ -69,7 +82,8 @@ export interface PlanBridgeOptions {
 
 export class PlanBridge {
   private readonly units = new Map<string, Record<Role, number>>();
-  private writeScheduled = false;
+  // Services that decide in one burst share one write.
+  private readonly scheduleWrite = coalesced(() => this.flush());
   private cached: { key: string; checkedMs: number; doc?: EnginePlanDocument; error?: string } | undefined;
   private readonly maxAgeS: number;
   /** Demand files written so far (tests and logs). */
@@ -88,13 +102,7 @@ export class PlanBridge {
 
   private recordDemand(service: string, d: Decision): void {
     this.units.set(service, { prefill: d.prefill.units, decode: d.decode.units });
-    // Services that decide in one burst share one write.
-    if (this.writeScheduled) return;
-    this.writeScheduled = true;
-    setImmediate(() => {
-      this.writeScheduled = false;
-      this.flush();
-    });
+    this.scheduleWrite();
   }
 
   /** Writes the demand file now. */

@@ -5,7 +5,7 @@
 // means starting fresh (with a warning); it never stops the adapter.
 import { readFileSync } from 'node:fs';
 import type { ServiceMemory } from '../rules/evaluator.js';
-import { writeAtomically } from './plan-bridge.js';
+import { coalesced, writeAtomically } from './plan-bridge.js';
 
 export const STATE_FILE_VERSION = 1;
 /** Older memories describe a fleet the HPAs (or people) may have changed since: ignored. */
@@ -68,20 +68,11 @@ function memoryProblem(m: unknown): string | undefined {
 
 /** Rewrites the file with every memory after decisions; decisions in one event-loop turn share one write. */
 export class StateFileWriter {
-  private scheduled = false;
   writes = 0;
+  /** Call after a decision. */
+  readonly changed = coalesced(() => this.flush());
 
   constructor(private readonly file: string, private readonly snapshot: () => Record<string, ServiceMemory>, private readonly log: (message: string) => void, private readonly now: () => number = Date.now) {}
-
-  /** Call after a decision. */
-  changed(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.flush();
-    });
-  }
 
   flush(): void {
     const doc: StateDocument = { version: STATE_FILE_VERSION, savedAt: new Date(this.now()).toISOString(), services: this.snapshot() };
