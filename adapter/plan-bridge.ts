@@ -48,16 +48,21 @@ export function demandDocument(units: ReadonlyMap<string, Record<Role, number>>)
   return { services };
 }
 
-/** A function that runs `flush` once on the next turn of the event loop however often it is called in this one. */
-export function coalesced(flush: () => void): () => void {
+/**
+ * A function that runs `flush` once however often it is called before then: on the next turn of the event loop, or
+ * `delayMs` later (a throttle, for writes whose callers arrive one per turn).
+ */
+export function coalesced(flush: () => void, delayMs = 0): () => void {
   let scheduled = false;
+  const run = (): void => {
+    scheduled = false;
+    flush();
+  };
   return () => {
     if (scheduled) return;
     scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      flush();
-    });
+    if (delayMs > 0) setTimeout(run, delayMs).unref();
+    else setImmediate(run);
   };
 }
 

@@ -66,13 +66,19 @@ function memoryProblem(m: unknown): string | undefined {
   return undefined;
 }
 
-/** Rewrites the file with every memory after decisions; decisions in one event-loop turn share one write. */
+/**
+ * Rewrites the file with every memory after decisions, at most once per `throttleMs`: the evaluator lets one service
+ * decide per event-loop turn, so a per-turn write would rewrite all services once per service (quadratic at thousands
+ * of services). A crash loses at most that much memory; `flush()` on close loses none.
+ */
 export class StateFileWriter {
   writes = 0;
   /** Call after a decision. */
-  readonly changed = coalesced(() => this.flush());
+  readonly changed: () => void;
 
-  constructor(private readonly file: string, private readonly snapshot: () => Record<string, ServiceMemory>, private readonly log: (message: string) => void, private readonly now: () => number = Date.now) {}
+  constructor(private readonly file: string, private readonly snapshot: () => Record<string, ServiceMemory>, private readonly log: (message: string) => void, private readonly now: () => number = Date.now, throttleMs = 1000) {
+    this.changed = coalesced(() => this.flush(), throttleMs);
+  }
 
   flush(): void {
     const doc: StateDocument = { version: STATE_FILE_VERSION, savedAt: new Date(this.now()).toISOString(), services: this.snapshot() };

@@ -85,7 +85,8 @@ export interface ServiceMemory {
 /**
  * Where current replicas per pool come from when the rule has no `replicas` query. Returning undefined holds the tick.
  * The default, `lastDecisionReplicas`, assumes the HPAs did what Baton asked: the last decision's replicas (before the
- * first decision: what was published before a restart, when a memory was restored, else each pool's minReplicas). The sidecar engine will plug in real Deployment counts.
+ * first decision: what was published before a restart, when a memory was restored, else each pool's minReplicas).
+ * The sidecar engine will plug in real Deployment counts.
  */
 export type ReplicaSource = (rule: ServiceRule, state: ServiceState) => Record<string, number> | undefined | Promise<Record<string, number> | undefined>;
 

@@ -57,10 +57,12 @@ describe('adapter: decision memory across restarts (--state-file)', () => {
   it('writes one atomic JSON document and reads it back; old, broken or foreign files start fresh with a warning', async () => {
     const file = join(dir, 'state.json');
     const mem: ServiceMemory = { policy: { decodeUnits: 5.5, lastScaleUpAt: 100 }, published: { p: 9, d: 6 }, atMs: 1_000_000 };
-    const w = new StateFileWriter(file, () => ({ chat: mem }), () => undefined, () => 1_000_000);
+    const w = new StateFileWriter(file, () => ({ chat: mem }), () => undefined, () => 1_000_000, 20);
     w.changed();
-    w.changed(); // decisions in one turn share one write
     await new Promise((r) => setImmediate(r));
+    w.changed(); // decisions within the throttle share one write
+    assert.equal(w.writes, 0);
+    await new Promise((r) => setTimeout(r, 40));
     assert.equal(w.writes, 1);
     const doc = JSON.parse(readFileSync(file, 'utf8')) as { version: number; services: Record<string, ServiceMemory> };
     assert.equal(doc.version, STATE_FILE_VERSION);

@@ -1,5 +1,4 @@
 // Small hand-built topologies for the placement tests.
-import { fcSeed } from '../support/fast-check.js';
 import type { ClusterSnapshot, NodeInfo, PlacementPool, PodInfo, ServicePlacementSpec } from '../../engine/placement/index.js';
 
 export function node(name: string, gpuType: string, s1: string, s2: string, gpus = 8, labels: Record<string, string> = {}): NodeInfo {
@@ -25,9 +24,4 @@ export function snapshot(nodes: NodeInfo[], pods: PodInfo[] = []): ClusterSnapsh
 
 export function batonPod(name: string, nodeName: string, service: string, poolName: string, gpus = 8, ready = true): PodInfo {
   return { name, node: nodeName, gpus, service, pool: poolName, ready };
-}
-
-/** fast-check parameters for the placement properties: the suite's fixed seed (test/support/fast-check.ts). */
-export function fcParams(numRuns: number, env: NodeJS.ProcessEnv = process.env): { seed: number; numRuns: number } {
-  return { seed: fcSeed(env), numRuns };
 }

@@ -1,9 +1,8 @@
 // Property tests: random fabrics, services and demands; the plan never breaks the placement invariants.
-// Fixed seed for CI (fcParams); BATON_FC_SEED=<int> explores other seeds.
+// Fixed seed for CI (test/support/fast-check.ts); BATON_FC_SEED=<int> explores other seeds.
 import assert from 'node:assert/strict';
 import fc from '../support/fast-check.js';
 import { planPlacement, slotLabelKey, type NodeInfo, type PlacementPool, type PodInfo, type ServicePlacementSpec } from '../../engine/placement/index.js';
-import { fcParams } from './placement-helpers.js';
 
 const TYPES = ['H100', 'H20', 'L20'];
 
@@ -72,7 +71,7 @@ describe('placement: properties over random fabrics', () => {
         for (const r of ['prefill', 'decode'] as const) assert.ok(sp.units[r] <= sp.requested[r] + maxU + 1e-9, `${sp.service} ${r} overshoots: ${sp.units[r]} for ${sp.requested[r]}`);
       }
       assert.deepEqual(planPlacement({ nodes, pods: [] }, specs, demands), plan, 'deterministic');
-    }), fcParams(300));
+    }), { numRuns: 300 });
   });
 
   it('the next cycle from the applied plan (labels and pods) keeps every invariant and never plans a slot below its pods', () => {
@@ -99,6 +98,6 @@ describe('placement: properties over random fabrics', () => {
         }
       }
       for (const p of pods) assert.ok(plan.slots.some((s) => s.node === p.node && s.service === p.service && s.pool === p.pool), `pod ${p.name} lost its slot entry`);
-    }), fcParams(200));
+    }), { numRuns: 200 });
   });
 });
