@@ -2,11 +2,13 @@
 // - front-proxy: verified against the requestheader client CA, CN in the allowed names (empty = any); the user then
 //   comes from X-Remote-User / X-Remote-Group (one header per group) / X-Remote-Extra-<escaped key> / X-Remote-Uid;
 // - x509 user: verified against the ordinary client CA (kubectl with a client cert): user = CN, groups = O.
-// The X-Remote-* headers are ignored on every other connection. The TLS handshake itself verifies the chain
-// (`requestCert`, `rejectUnauthorized: false`, `ca` = both CAs); here we only decide which CA vouched for it.
+// The X-Remote-* headers are ignored on every other connection. The TLS handshake checks the chain against both CAs
+// together (`requestCert`, `rejectUnauthorized: false`, `ca` = both CAs); which CA vouches for the leaf is decided here
+// by verifying the path to each CA set separately (adapter/chain.ts), never by matching certificates the client sent.
 import { X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { presentedChain, verifyClientChain } from './chain.js';
 
 export interface RequestHeaderConfig {
   /** PEM bundle of the front-proxy (requestheader) client CA. */
@@ -50,18 +52,6 @@ export function parsePemBundle(pem: string, source: string): X509Certificate[] {
 
 function lower(list: string[] | undefined, fallback: string[]): string[] {
   return (list && list.length > 0 ? list : fallback).map((h) => h.toLowerCase());
-}
-
-/** Issued by (and signature-verified against) one of `cas`, looking up the presented chain. */
-function vouchedBy(leaf: X509Certificate, cas: X509Certificate[]): boolean {
-  for (let cert: X509Certificate | undefined = leaf; cert; cert = cert.issuerCertificate) {
-    for (const ca of cas) {
-      if (cert.fingerprint256 === ca.fingerprint256) return true;
-      if (cert.checkIssued(ca) && cert.verify(ca.publicKey)) return true;
-    }
-    if (cert.issuerCertificate === cert || cert.issuerCertificate?.fingerprint256 === cert.fingerprint256) break;
-  }
-  return false;
 }
 
 function commonName(cert: X509Certificate): string {
@@ -131,23 +121,24 @@ export class RequestAuthenticator {
     if (typeof socket.getPeerX509Certificate !== 'function') return none('not a TLS connection');
     const leaf = socket.getPeerX509Certificate();
     if (!leaf) return none('no client certificate presented');
-    // The handshake verified the chain against the CAs configured then; after a rotation we re-check ourselves.
+    // The handshake verified the chain against the CAs configured then; after a rotation only our own check counts.
     if (!rejudge && !socket.authorized) return none(`client certificate rejected: ${String(socket.authorizationError)}`);
-    if (rejudge) {
-      const now = Date.now();
-      if (Date.parse(leaf.validFrom) > now || Date.parse(leaf.validTo) < now) return none('client certificate expired');
-    }
+    const now = Date.now();
+    const chain = presentedChain(leaf);
+    const asProxy = verifyClientChain(leaf, chain, this.requestHeaderCas, now);
+    const asUser = this.clientCas.length > 0 ? verifyClientChain(leaf, chain, this.clientCas, now) : undefined;
     const cn = commonName(leaf);
-    if (vouchedBy(leaf, this.requestHeaderCas)) {
+    if (asProxy.ok) {
       if (this.allowedNames.size === 0 || this.allowedNames.has(cn)) return { generation, kind: 'front-proxy', reason: '' };
       // Signed by the front-proxy CA but not an allowed proxy: it may still be an ordinary client (same CA misuse).
-      if (!vouchedBy(leaf, this.clientCas)) return none(`client certificate CN "${cn}" is not in the requestheader allowed names`);
+      if (!asUser?.ok) return none(`client certificate CN "${cn}" is not in the requestheader allowed names`);
     }
-    if (vouchedBy(leaf, this.clientCas)) {
+    if (asUser?.ok) {
       if (!cn) return none('client certificate has no common name');
       return { generation, kind: 'x509', reason: '', user: cn, groups: organizations(leaf) };
     }
-    return none('client certificate is not signed by a trusted client CA');
+    const why = asUser && !asUser.ok ? asUser.reason : !asProxy.ok ? asProxy.reason : 'not signed by a trusted client CA';
+    return none(why === 'client certificate does not chain to a trusted CA' ? 'client certificate is not signed by a trusted client CA' : why);
   }
 
   private fromHeaders(req: IncomingMessage): AuthenticationResult {

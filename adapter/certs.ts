@@ -32,6 +32,8 @@ export interface CertOptions {
   days?: number;
   /** Validity start; defaults to one minute ago (clock skew). Tests use it to make expired certs. */
   notBefore?: Date;
+  /** An intermediate CA (may sign certificates) instead of a leaf. */
+  ca?: boolean;
 }
 
 function serial(): string {
@@ -86,13 +88,17 @@ export function issueCert(ca: CertificateAuthority, opts: CertOptions): IssuedCe
     ...(opts.dnsNames ?? []).map((value) => ({ type: 2, value })),
     ...(opts.ips ?? []).map((ip) => ({ type: 7, ip })),
   ];
-  const extensions: object[] = [
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: !opts.client, clientAuth: !!opts.client },
+  const extensions: object[] = opts.ca
+    ? [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true }]
+    : [
+        { name: 'basicConstraints', cA: false },
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+        { name: 'extKeyUsage', serverAuth: !opts.client, clientAuth: !!opts.client },
+      ];
+  extensions.push(
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
-  ];
+  );
   if (altNames.length > 0) extensions.push({ name: 'subjectAltName', altNames });
   cert.setExtensions(extensions);
   cert.sign(caKey, forge.md.sha256.create());
