@@ -1,7 +1,9 @@
-// Authorization by SubjectAccessReview (reference A10), cached per (user, groups, verb, namespace, metric) so the HPA's
-// 15 s loop costs one SAR per TTL, not one per request. `system:masters` is allowed without asking, as in the generic
-// apiserver. Concurrent misses for one key share a single SAR (singleflight).
+// Authorization by SubjectAccessReview (reference A10), cached per (user, uid, groups, extra, verb, namespace, metric)
+// — everything the SAR is asked about — so the HPA's 15 s loop costs one SAR per TTL, not one per request.
+// `system:masters` is allowed without asking, as in the generic apiserver. Concurrent misses for one key share a
+// single SAR (singleflight), which has a deadline: a slow apiserver answer fails that request, and the next asks anew.
 import type { UserIdentity } from './authn.js';
+import { withDeadline } from './deadline.js';
 import { GROUP, VERSION } from './discovery.js';
 
 /** The spec of an authorization.k8s.io/v1 SubjectAccessReview (the subset we send). */
@@ -28,6 +30,8 @@ export interface AuthorizerOptions {
   ttlMs?: number;
   /** Bound on cached decisions; expired entries are swept when it is reached. */
   maxEntries?: number;
+  /** A SubjectAccessReview that has not answered by then fails (default 5 s). */
+  reviewTimeoutMs?: number;
   now?: () => number;
   /** Called once per SAR actually sent (metrics). */
   onReview?: (outcome: 'allowed' | 'denied' | 'error') => void;
@@ -36,6 +40,7 @@ export interface AuthorizerOptions {
 export const MASTERS_GROUP = 'system:masters';
 
 interface Entry {
+  /** Decided: when the decision expires. Pending: when the review's deadline passes. */
   expires: number;
   decision?: AccessDecision;
   pending?: Promise<AccessDecision>;
@@ -49,9 +54,11 @@ export class MetricAuthorizer {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private readonly reviewTimeoutMs: number;
 
   constructor(private readonly opts: AuthorizerOptions) {
     this.ttlMs = opts.ttlMs ?? 10_000;
+    this.reviewTimeoutMs = opts.reviewTimeoutMs ?? 5_000;
     this.maxEntries = opts.maxEntries ?? 50_000;
     this.now = opts.now ?? Date.now;
   }
@@ -59,10 +66,11 @@ export class MetricAuthorizer {
   /** Synchronous when the decision is cached (the common case), a promise when a SAR has to be made. */
   authorize(identity: UserIdentity, namespace: string, metric: string): AccessDecision | Promise<AccessDecision> {
     if (identity.groups.includes(MASTERS_GROUP)) return ALLOWED_MASTERS;
-    const key = `${identity.user}\u0000${identity.groups.join('\u0001')}\u0000${METRIC_VERB}\u0000${namespace}\u0000${metric}`;
+    const key = cacheKey(identity, namespace, metric);
     const now = this.now();
     const hit = this.cache.get(key);
-    if (hit && (hit.pending || hit.expires > now)) return hit.decision ?? hit.pending!;
+    // A pending review is shared until its deadline; past it (the timer should have failed it) it is not waited on.
+    if (hit && hit.expires > now) return hit.decision ?? hit.pending!;
     if (this.cache.size >= this.maxEntries) this.sweep(now);
     const spec: SubjectAccessReviewSpec = {
       user: identity.user,
@@ -71,8 +79,8 @@ export class MetricAuthorizer {
     };
     if (identity.uid !== undefined) spec.uid = identity.uid;
     if (Object.keys(identity.extra).length > 0) spec.extra = identity.extra;
-    const entry: Entry = { expires: 0 };
-    entry.pending = this.opts.reviewer(spec).then(
+    const entry: Entry = { expires: now + this.reviewTimeoutMs };
+    entry.pending = withDeadline(this.opts.reviewer(spec), this.reviewTimeoutMs, 'SubjectAccessReview').then(
       (decision) => {
         this.opts.onReview?.(decision.allowed ? 'allowed' : 'denied');
         entry.decision = decision;
@@ -83,7 +91,7 @@ export class MetricAuthorizer {
       (err: unknown) => {
         // Failures are not cached: the next request tries again.
         this.opts.onReview?.('error');
-        this.cache.delete(key);
+        if (this.cache.get(key) === entry) this.cache.delete(key);
         throw err;
       },
     );
@@ -96,7 +104,7 @@ export class MetricAuthorizer {
   }
 
   private sweep(now: number): void {
-    for (const [k, e] of this.cache) if (!e.pending && e.expires <= now) this.cache.delete(k);
+    for (const [k, e] of this.cache) if (e.expires <= now) this.cache.delete(k);
     // Still full of live entries: drop the oldest half rather than grow without bound.
     if (this.cache.size >= this.maxEntries) {
       let drop = Math.floor(this.cache.size / 2);
@@ -106,6 +114,12 @@ export class MetricAuthorizer {
       }
     }
   }
+}
+
+/** Every field of the identity the SAR is asked about: two identities that differ in any of them never share a decision. */
+function cacheKey(id: UserIdentity, namespace: string, metric: string): string {
+  const extra = Object.keys(id.extra).sort().map((k) => [k, id.extra[k]]);
+  return JSON.stringify([id.user, id.uid ?? null, id.groups, extra, METRIC_VERB, namespace, metric]);
 }
 
 const ALLOWED_MASTERS: AccessDecision = { allowed: true, reason: `member of ${MASTERS_GROUP}` };

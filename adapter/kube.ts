@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AuthenticationConfig } from './authn.js';
 import type { AccessDecision, SubjectAccessReviewer, SubjectAccessReviewSpec } from './authz.js';
+import { withDeadline } from './deadline.js';
 
 type ClientNode = typeof import('@kubernetes/client-node');
 let clientNode: Promise<ClientNode> | undefined;
@@ -128,12 +129,18 @@ export function pollAuthenticationConfig(
   onChange: (config: AuthenticationConfig) => void,
   onError: (err: Error) => void,
   intervalMs = 60_000,
+  timeoutMs = 10_000,
+  read: (kc: KubeConfig) => Promise<AuthenticationConfig> = authenticationConfigFromCluster,
 ): () => void {
   let last = '';
   let stopped = false;
+  let busy = false;
   const tick = async () => {
+    // One read at a time, each with a deadline: a hung apiserver answer neither piles up reads nor stops the poll.
+    if (busy) return;
+    busy = true;
     try {
-      const config = await authenticationConfigFromCluster(kc);
+      const config = await withDeadline(read(kc), timeoutMs, `reading ${AUTH_CONFIGMAP_NAMESPACE}/${AUTH_CONFIGMAP_NAME}`);
       const key = JSON.stringify(config);
       if (!stopped && key !== last) {
         if (last !== '') onChange(config);
@@ -141,6 +148,8 @@ export function pollAuthenticationConfig(
       }
     } catch (err) {
       onError(err as Error);
+    } finally {
+      busy = false;
     }
   };
   void tick();

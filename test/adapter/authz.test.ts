@@ -50,6 +50,41 @@ describe('adapter: SubjectAccessReview cache', () => {
     assert.ok(az.size <= 100, `size ${az.size}`);
   });
 
+  it('uid and extra are part of the key: identities differing only there are asked about separately', async () => {
+    const specs: SubjectAccessReviewSpec[] = [];
+    const az = new MetricAuthorizer({ reviewer: async (s) => (specs.push(s), { allowed: s.uid !== 'u-2' && !s.extra?.scopes }) });
+    const base = user('bob', ['g']);
+    assert.equal((await az.authorize({ ...base, uid: 'u-1' }, 'ns', 'm')).allowed, true);
+    assert.equal((await az.authorize({ ...base, uid: 'u-2' }, 'ns', 'm')).allowed, false, 'another uid is not served the cached allow');
+    assert.equal((await az.authorize({ ...base, uid: 'u-1', extra: { scopes: ['read'] } }, 'ns', 'm')).allowed, false, 'extra changes the answer');
+    assert.equal(specs.length, 3);
+    await az.authorize({ ...base, uid: 'u-1', extra: {} }, 'ns', 'm');
+    assert.equal(specs.length, 3, 'the same identity again is cached');
+  });
+
+  it('a SubjectAccessReview that never answers fails at its deadline, and the next request asks again', async () => {
+    let calls = 0;
+    const az = new MetricAuthorizer({
+      reviewer: () => (++calls === 1 ? new Promise<AccessDecision>(() => {}) : Promise.resolve({ allowed: true })),
+      reviewTimeoutMs: 50,
+    });
+    const started = Date.now();
+    await assert.rejects(Promise.resolve(az.authorize(user('hpa'), 'ns', 'm')), /did not answer within 50 ms/);
+    assert.ok(Date.now() - started < 2000);
+    assert.deepEqual(await az.authorize(user('hpa'), 'ns', 'm'), { allowed: true });
+    assert.equal(calls, 2);
+  });
+
+  it('a pending entry past its deadline is not waited on (a stalled clock or timer)', async () => {
+    let now = 0;
+    let calls = 0;
+    const az = new MetricAuthorizer({ reviewer: () => (++calls === 1 ? new Promise<AccessDecision>(() => {}) : Promise.resolve({ allowed: true })), reviewTimeoutMs: 60_000, now: () => now });
+    void Promise.resolve(az.authorize(user('hpa'), 'ns', 'm')).catch(() => {});
+    now += 60_001;
+    assert.deepEqual(await az.authorize(user('hpa'), 'ns', 'm'), { allowed: true });
+    assert.equal(calls, 2);
+  });
+
   it('allows system:masters without a review', () => {
     const az = new MetricAuthorizer({ reviewer: () => assert.fail('no SAR expected') });
     const d = az.authorize(user('root', ['system:masters']), 'ns', 'm');
@@ -136,5 +171,27 @@ describe('adapter: talking to a kube-apiserver through @kubernetes/client-node',
     } finally {
       await api.close();
     }
+  });
+});
+
+describe('adapter: authentication ConfigMap poll', () => {
+  it('a read that never answers fails at its deadline and the poll goes on', async () => {
+    const { pollAuthenticationConfig } = await import('../../adapter/kube.js');
+    const errors: string[] = [];
+    let reads = 0;
+    const cfg = { requestHeader: { clientCaPem: 'x', allowedNames: [] } };
+    const changes: unknown[] = [];
+    const stop = pollAuthenticationConfig(
+      {} as never, (c) => changes.push(c), (e) => errors.push(e.message), 30, 40,
+      () => (++reads === 1 ? new Promise(() => {}) : Promise.resolve({ ...cfg, requestHeader: { ...cfg.requestHeader, allowedNames: [String(reads)] } })),
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 250));
+    } finally {
+      stop();
+    }
+    assert.match(errors[0] ?? '', /did not answer within 40 ms/);
+    assert.ok(reads >= 3, `reads ${reads}`);
+    assert.ok(changes.length >= 1, 'later reads still deliver changes');
   });
 });
