@@ -4,6 +4,8 @@
 // replicas the hysteresis band was holding — a restart scaling capacity down. A missing, unreadable or old file just
 // means starting fresh (with a warning); it never stops the adapter.
 import { readFileSync } from 'node:fs';
+import AjvModule, { type ErrorObject } from 'ajv';
+import { serviceMemorySchema } from '../engine/core/state-schema.js';
 import type { ServiceMemory } from '../rules/evaluator.js';
 import { coalesced, writeAtomically } from './plan-bridge.js';
 
@@ -55,15 +57,21 @@ export function loadStateFile(file: string, nowMs: number, maxAgeS: number, log:
   return out;
 }
 
-function memoryProblem(m: unknown): string | undefined {
-  if (!m || typeof m !== 'object') return 'is not an object';
-  const x = m as Partial<ServiceMemory>;
-  if (typeof x.atMs !== 'number' || !Number.isFinite(x.atMs)) return 'has no numeric atMs';
-  if (!x.policy || typeof x.policy !== 'object') return 'has no policy object';
-  if (x.policy.decodeUnits !== undefined && !(Number.isFinite(x.policy.decodeUnits) && x.policy.decodeUnits >= 0)) return 'has a policy.decodeUnits that is not a number ≥ 0';
-  if (!x.published || typeof x.published !== 'object') return 'has no published object';
-  for (const [pool, v] of Object.entries(x.published)) if (!Number.isInteger(v) || v < 0) return `has published.${pool} that is not a whole number ≥ 0`;
-  return undefined;
+// ajv's CJS default export under NodeNext.
+const Ajv = AjvModule.default;
+const validateMemory = new Ajv({ allErrors: false, strict: false }).compile(serviceMemorySchema);
+
+/** Why a saved memory cannot be used (the first schema violation, as `path message`), or undefined. */
+export function memoryProblem(m: unknown): string | undefined {
+  if (validateMemory(m)) return undefined;
+  return errorText(validateMemory.errors?.[0]);
+}
+
+function errorText(e: ErrorObject | null | undefined): string {
+  if (!e) return 'does not match the state schema';
+  const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  const extra = e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: string }).additionalProperty)})` : '';
+  return `${path ? `has ${path} that ` : ''}${e.message ?? 'is invalid'}${extra}`;
 }
 
 /**

@@ -224,11 +224,17 @@ export class Evaluator {
     await Promise.all(this.ruleSet.services.map((s) => this.evaluate(s.name)));
   }
 
-  /** One evaluation of one service; concurrent calls for the same service share the run. */
+  /**
+   * One evaluation of one service; concurrent calls for the same service share the run. It never rejects: a failure
+   * inside one service's evaluation (a bug, a restored state decide() cannot use) holds that service's last value and
+   * is reported on it; the other services go on.
+   */
   evaluate(service: string): Promise<void> {
     const pending = this.running.get(service);
     if (pending) return pending;
-    const p = this.evaluateNow(service).finally(() => this.running.delete(service));
+    const p = this.evaluateNow(service)
+      .catch((e: unknown) => this.failed(service, e))
+      .finally(() => this.running.delete(service));
     this.running.set(service, p);
     return p;
   }
@@ -359,9 +365,24 @@ export class Evaluator {
     return r;
   }
 
-  private hold(st: ServiceState, problem: string): void {
+  /** An evaluation threw: keep what was published, forget policy state that may be the cause, say so. */
+  private failed(service: string, e: unknown): void {
+    const st = this.states.get(service);
+    const message = e instanceof Error ? e.message : String(e);
+    if (!st) {
+      this.log(`${service}: evaluation failed: ${message}`);
+      return;
+    }
+    // A restored memory that decide() cannot use must not fail every evaluation until it ages out; the held level
+    // is rebuilt from the published replicas (the replica source still reads them).
+    if (st.restored) st.policy = {};
+    else if (st.lastGood) st.policy = st.lastGood.decision.state;
+    this.hold(st, `evaluation failed: ${message}`, 'error');
+  }
+
+  private hold(st: ServiceState, problem: string, result: 'held' | 'error' = 'held'): void {
     st.lastProblem = problem;
-    this.metrics.evaluations.inc({ rule: st.rule.name, result: 'held' });
+    this.metrics.evaluations.inc({ rule: st.rule.name, result });
     const age = st.lastGood ? ((this.clock() - st.lastGood.atMs) / 1000).toFixed(1) + ' s old' : 'none yet';
     this.log(`${st.rule.name}: ${problem}; keeping the last good value (${age})`);
     // Only this service's gauge: during an outage every service holds, and refreshing all of them on each hold is

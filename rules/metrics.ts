@@ -50,7 +50,7 @@ export function rulesMetrics(registry: Registry = globalRegistry): RulesMetrics 
     }),
     desiredReplicas: new Gauge({ name: 'baton_rules_desired_replicas', help: 'Desired replicas being served per service, role and pool', labelNames: ['service', 'role', 'pool'], registers }),
     decisionReasons: new Counter({ name: 'baton_rules_decision_reasons_total', help: 'Reasons given by the policy core, by rule and reason code', labelNames: ['rule', 'code'], registers }),
-    evaluations: new Counter({ name: 'baton_rules_evaluations_total', help: 'Evaluations by rule and result (ok, held: data unusable, last value kept)', labelNames: ['rule', 'result'], registers }),
+    evaluations: new Counter({ name: 'baton_rules_evaluations_total', help: 'Evaluations by rule and result (ok; held: data unusable, last value kept; error: the evaluation failed, last value kept)', labelNames: ['rule', 'result'], registers }),
   };
   byRegistry.set(registry, m);
   return m;

@@ -81,7 +81,27 @@ describe('adapter: decision memory across restarts (--state-file)', () => {
     assert.match(logs.pop()!, /not a version 1 Baton state document/);
     writeFileSync(file, JSON.stringify({ version: 1, services: { a: { ...mem, published: { p: 1.5 } }, b: mem, c: { ...mem, policy: { decodeUnits: -1 } } } }));
     assert.deepEqual(Object.keys(loadStateFile(file, 1_000_000, 900, log)), ['b']);
-    assert.match(logs.join('\n'), /services\.a has published\.p that is not a whole number/);
-    assert.match(logs.join('\n'), /services\.c has a policy\.decodeUnits that is not a number/);
+    assert.match(logs.join('\n'), /services\.a has published\.p that must be integer/);
+    assert.match(logs.join('\n'), /services\.c has policy\.decodeUnits that must be >= 0/);
+  });
+
+  it('validates the whole memory against the state schema: a malformed recentNeeds is refused with a warning', () => {
+    const file = join(dir, 'state.json');
+    const mem: ServiceMemory = { policy: { decodeUnits: 5.5, recentNeeds: [[1, 2]] }, published: { p: 9 }, atMs: 1_000_000 };
+    const bad = [
+      { policy: { recentNeeds: 'garbage' } },
+      { policy: { recentNeeds: [[1, 'x']] } },
+      { policy: { recentNeeds: [[1]] } },
+      { policy: { lastScaleUpAt: 'soon' } },
+      { policy: { decodeUnits: 1, unknownField: 1 } },
+    ];
+    const services: Record<string, unknown> = { good: mem };
+    bad.forEach((b, i) => (services[`bad${i}`] = { ...mem, ...b }));
+    writeFileSync(file, JSON.stringify({ version: 1, services }));
+    const logs: string[] = [];
+    assert.deepEqual(Object.keys(loadStateFile(file, 1_000_000, 900, (m) => logs.push(m))), ['good']);
+    assert.equal(logs.length, bad.length, logs.join('\n'));
+    assert.match(logs[0]!, /services\.bad0 has policy\.recentNeeds that must be array; that service starts fresh/);
+    assert.match(logs[4]!, /must NOT have additional properties \(unknownField\)/);
   });
 });

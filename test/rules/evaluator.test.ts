@@ -238,3 +238,38 @@ describe('rules: provider errors, selectors and explain', () => {
     assert.doesNotMatch(await h.registry.metrics(), /service="chat"/);
   });
 });
+
+describe('rules: one failing evaluation never stops the adapter', () => {
+  const OTHER_Q = 'sum(rate(vllm:generation_tokens_total{service="code"}[1m]))';
+  const twoServices = chatRules().replace('scaleInDamping: 1}', 'scaleInDamping: 1, scaleInWindowS: 60}') + `  - name: code
+    namespaces: [llm]
+    ratio: {prefill: 1, decode: 1}
+    decodeTpsPerUnit: 1000
+    decodeTps: {promql: '${OTHER_Q}'}
+    stability: {scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0, scaleInDamping: 1}
+    pools:
+      - {name: prefill-c, role: prefill, minReplicas: 1, maxReplicas: 40}
+      - {name: decode-c, role: decode, minReplicas: 1, maxReplicas: 40}
+`;
+
+  it('a restored state decide() cannot use: that service holds what it published and reports the error; the others decide', async () => {
+    // recentNeeds that is not a list made decide() throw; evaluate() rejected, and the unhandled rejection killed the process.
+    const restore = { chat: { policy: { decodeUnits: 6, recentNeeds: 5 as unknown as [number, number][] }, published: { 'prefill-h100': 9, 'decode-h100': 6 }, atMs: 999_000_000 } };
+    const h = harness(twoServices, { restore });
+    good(h, 2000);
+    h.prom.answers.set(OTHER_Q, vector([{}, 3000]));
+    await h.evaluator.evaluate('chat'); // resolves: never rejects
+    await h.evaluator.evaluate('code');
+    const chat = h.evaluator.state('chat')!;
+    assert.match(chat.lastProblem!, /evaluation failed: .*filter is not a function/);
+    assert.equal(chat.lastGood, undefined);
+    assert.deepEqual(h.evaluator.memories().chat!.published, { 'prefill-h100': 9, 'decode-h100': 6 }, 'what was published is kept');
+    assert.equal(h.evaluator.state('code')!.lastGood!.decision.decode.replicas, 3, 'the other service decided');
+    assert.match(await h.registry.metrics(), /baton_rules_evaluations_total\{rule="chat",result="error"\} 1/);
+    // The unusable restored policy is dropped: the next evaluation decides from the published level.
+    h.advance(5);
+    await h.evaluator.evaluate('chat');
+    assert.equal(h.evaluator.state('chat')!.lastProblem, undefined);
+    assert.ok(h.evaluator.state('chat')!.lastGood);
+  });
+});
