@@ -2,12 +2,12 @@
 // Query results become an observation for the policy core's decide(); its decision is kept in memory with timestamp and
 // window until the next good evaluation. Unusable data never becomes a decision: the last good value is kept and ages.
 import { decide } from '../engine/core/decide.js';
-import type { Decision, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
+import type { Decision, GuardReading, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
 import type { Registry } from 'prom-client';
 import { SharedQueries } from './dedupe.js';
 import { rulesMetrics, type RulesMetrics } from './metrics.js';
 import { PrometheusError, type InstantQuery, type QueryResult } from './prometheus.js';
-import { readPerPool, readSingle, type ProblemKind, type Reading } from './results.js';
+import { guardReadingOf, readPerPool, readSingle, type ProblemKind, type Reading } from './results.js';
 import { policyConfigOf, type QuerySpec, type RuleSet, type ServiceRule } from './types.js';
 import { evaluateWhen, whenData } from './when.js';
 
@@ -293,9 +293,11 @@ export class Evaluator {
     const signal = this.reading(rule, traceOf('decodeTps'), byName.get('decodeTps')!.raw, (r) =>
       rule.decodeTps.by ? readPerPool(r, { by: rule.decodeTps.by, pools: decodePools, required: { replicas } }) : readSingle(r));
     const values: Record<string, number | undefined> = { decodeTps: signal.ok ? signal.value : undefined };
+    const readings: Record<string, GuardReading> = {};
     for (const g of rule.guards) {
       const r = this.reading(rule, traceOf(`guard:${g.name}`), byName.get(`guard:${g.name}`)!.raw, readSingle);
       values[g.name] = r.ok ? r.value : undefined;
+      readings[g.name] = guardReadingOf(r);
     }
 
     const when = whenData(nowS, rule.utcOffsetS, values);
@@ -310,8 +312,8 @@ export class Evaluator {
     const signalNotNeeded = cfg.periodic?.mode === 'only';
     if (!signal.ok && !signalNotNeeded) return this.hold(st, `decode TPS unusable: ${signal.problem}`);
 
-    const guards: Record<string, number | undefined> = {};
-    for (const g of cfg.guards) guards[g.name] = values[g.name];
+    const guards: Record<string, GuardReading> = {};
+    for (const g of cfg.guards) guards[g.name] = readings[g.name];
     const decision = decide(cfg, { now: nowS, decodeTps: values.decodeTps, guards, replicas }, st.policy);
     st.policy = decision.state;
     let published = publish(rule, decision);

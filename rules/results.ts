@@ -1,5 +1,6 @@
 // Turning a query result into a number, refusing every shape that would otherwise become a silent 0: an error, an
 // empty result, NaN, ±Inf, a negative rate, or series split in a way the rule did not promise.
+import { GUARD_ERROR, type GuardReading } from '../engine/core/types.js';
 import type { QueryResult, Series } from './prometheus.js';
 import type { RulePool } from './types.js';
 
@@ -79,4 +80,15 @@ export function readPerPool(result: QueryResult, opts: PerPoolOptions): Reading 
   let sum = 0;
   for (const v of Object.values(perPool)) sum += v;
   return { ok: true, value: sum, perPool };
+}
+
+/**
+ * A guard query's reading as the policy core takes it (GuardReading): its value; empty when no requests finished in
+ * the window (no series, or the NaN histogram_quantile gives on zero rates); an error for anything else (the query
+ * failed, or answered a shape, a sign or an infinity that is no latency), which blocks scale-in.
+ */
+export function guardReadingOf(reading: Reading | undefined): GuardReading {
+  if (!reading) return GUARD_ERROR;
+  if (reading.ok) return reading.value;
+  return reading.kind === 'empty' || reading.kind === 'nan' ? undefined : GUARD_ERROR;
 }

@@ -4,8 +4,8 @@
 // its replicas. Nothing ever scales down on a gap.
 import { decide } from '../engine/core/decide.js';
 import { initialHpaState, stepHpa, type HpaSpec, type HpaState } from '../engine/core/hpa/index.js';
-import type { PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
-import { readPerPool, readSingle } from '../rules/results.js';
+import type { GuardReading, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
+import { guardReadingOf, readPerPool, readSingle } from '../rules/results.js';
 import { policyConfigOf, type ServiceRule } from '../rules/types.js';
 import { evaluateWhen, whenData } from '../rules/when.js';
 import { BATON_HPA_RECIPE } from '../sim/policies/coordinated.js';
@@ -107,10 +107,12 @@ export function runWhatIf(o: WhatIfOptions): WhatIfRun {
         ? readPerPool(rawSignal, { by: rule.decodeTps.by, pools: decodePools, required: { replicas: replicasForSeries } })
         : readSingle(rawSignal);
     const values: Record<string, number | undefined> = { decodeTps: signal.ok ? signal.value : undefined };
+    const readings: Record<string, GuardReading> = {};
     for (const g of rule.guards) {
       const raw = history.at(`guard:${g.name}`, i);
       const r = raw ? readSingle(raw) : undefined;
       values[g.name] = r?.ok ? r.value : undefined;
+      readings[g.name] = guardReadingOf(r);
     }
 
     const cfg = activeConfig(rule, t, values);
@@ -121,8 +123,8 @@ export function runWhatIf(o: WhatIfOptions): WhatIfRun {
       held = true;
       problem = `decode TPS unusable: ${signal.problem}`;
     } else {
-      const guards: Record<string, number | undefined> = {};
-      for (const g of cfg.guards) guards[g.name] = values[g.name];
+      const guards: Record<string, GuardReading> = {};
+      for (const g of cfg.guards) guards[g.name] = readings[g.name];
       const d = decide(cfg, { now: t, decodeTps: values.decodeTps, guards, replicas: fleet }, policy);
       policy = d.state;
       direction = d.direction;

@@ -78,7 +78,7 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
     // service has no latency quantile), not a broken Prometheus: it does not hold scale-in then.
     // A periodic table alone is exact counts: no headroom on top of them.
     const headroom = signalUnits !== undefined;
-    decodeUnits = scaleIn(cfg, state, now, prev, windowNeed, headroom, { signalMissing, guardBlocks: guard.blocksScaleIn, guardMissing: guard.missing && signalMissing }, reasons);
+    decodeUnits = scaleIn(cfg, state, now, prev, windowNeed, headroom, { signalMissing, guardBlocks: guard.blocksScaleIn, guardError: guard.errored, guardMissing: guard.missing && signalMissing }, reasons);
   }
 
   if (periodic && cfg.periodic?.mode === 'floor' && decodeUnits < periodic.decode) {
@@ -103,13 +103,14 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
 interface ScaleInBlocks {
   signalMissing: boolean;
   guardBlocks: boolean;
+  guardError: boolean;
   guardMissing: boolean;
 }
 
 function scaleIn(cfg: ServicePolicyConfig, state: PolicyState, now: number, prev: number, target: number, headroom: boolean, blocks: ScaleInBlocks, reasons: Reason[]): number {
-  if (blocks.guardBlocks || blocks.guardMissing || blocks.signalMissing) {
-    const why = blocks.guardBlocks ? 'a latency guard is above its first tier' : 'a signal is missing';
-    reasons.push(reason('scale-in-blocked', 'decode', { guardFiring: blocks.guardBlocks, missing: blocks.guardMissing || blocks.signalMissing }, `no scale-in while ${why}`));
+  if (blocks.guardBlocks || blocks.guardError || blocks.guardMissing || blocks.signalMissing) {
+    const why = blocks.guardBlocks ? 'a latency guard is above its first tier' : blocks.guardError ? 'a latency guard cannot be read' : 'a signal is missing';
+    reasons.push(reason('scale-in-blocked', 'decode', { guardFiring: blocks.guardBlocks, guardError: blocks.guardError, missing: blocks.guardMissing || blocks.signalMissing }, `no scale-in while ${why}`));
     return prev;
   }
   const band = cfg.stability.scaleInHysteresis;

@@ -1,5 +1,5 @@
 // Latency negative feedback: a safety net, not the driver. Fixed scale-out steps by tier, never scale-in.
-import type { GuardConfig, Reason } from './types.js';
+import { GUARD_ERROR, type GuardConfig, type GuardReading, type Reason } from './types.js';
 import { round3 } from './units.js';
 
 export interface GuardVerdict {
@@ -7,25 +7,32 @@ export interface GuardVerdict {
   scaleOut: number;
   /** True while any guard is above its first tier: scale-in is not allowed then. */
   blocksScaleIn: boolean;
-  /** True when a guard has no usable value: treated as "cannot prove it is safe to scale in". */
+  /** True when a guard is empty (no requests in its window): idle, unless the decode signal is missing too. */
   missing: boolean;
+  /** True when a guard's reading failed: scale-in is not allowed then (nothing proves latency is fine). */
+  errored: boolean;
   reasons: Reason[];
 }
 
-export function isUsable(v: number | undefined): v is number {
-  return v !== undefined && Number.isFinite(v) && v >= 0;
+export function isUsable(v: GuardReading): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0;
 }
 
-export function evaluateGuards(guards: readonly GuardConfig[], observed: Record<string, number | undefined>): GuardVerdict {
-  const verdict: GuardVerdict = { scaleOut: 0, blocksScaleIn: false, missing: false, reasons: [] };
+export function evaluateGuards(guards: readonly GuardConfig[], observed: Record<string, GuardReading>): GuardVerdict {
+  const verdict: GuardVerdict = { scaleOut: 0, blocksScaleIn: false, missing: false, errored: false, reasons: [] };
   for (const g of guards) {
     const v = observed[g.name];
+    if (v === GUARD_ERROR) {
+      verdict.errored = true;
+      verdict.reasons.push({ code: 'guard-error', detail: { guard: g.name }, message: `guard ${g.name} could not be read: no scale-in until it can` });
+      continue;
+    }
     if (!isUsable(v)) {
       verdict.missing = true;
       verdict.reasons.push({
         code: 'guard-missing',
         detail: { guard: g.name },
-        message: `guard ${g.name} has no usable value (no requests in its window, or the query failed)`,
+        message: `guard ${g.name} is empty (no requests finished in its window)`,
       });
       continue;
     }

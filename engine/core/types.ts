@@ -88,13 +88,24 @@ export interface ServicePolicyConfig {
   periodic?: PeriodicConfig;
 }
 
+/**
+ * One guard's reading, the one definition every caller uses (adapter, simulator, what-if):
+ * - a number: the observed value (same unit as the SLO);
+ * - `undefined` (empty): no requests finished in the guard's window. An idle service has no latency quantile; this
+ *   does not hold scale-in while the decode signal is healthy;
+ * - `GUARD_ERROR`: the reading could not be taken (query failed, timed out, answered a broken shape). Nothing proves
+ *   latency is fine, so it never lets capacity go: scale-in is blocked (a monitoring fault never lowers capacity).
+ */
+export const GUARD_ERROR = 'error';
+export type GuardReading = number | undefined | typeof GUARD_ERROR;
+
 /** What the metrics said at one evaluation. `undefined` or non-finite means missing. */
 export interface ServiceObservation {
   now: number;
   /** Total decode tokens/s of the service. */
   decodeTps: number | undefined;
-  /** Observed value per guard name (same unit as its SLO). */
-  guards: Record<string, number | undefined>;
+  /** Reading per guard name: value, empty (idle) or GUARD_ERROR (see GuardReading). */
+  guards: Record<string, GuardReading>;
   /** Replicas the pools have now (the Deployments' spec.replicas). */
   replicas: Record<string, number>;
   /**
@@ -119,6 +130,7 @@ export type ReasonCode =
   | 'signal-missing'
   | 'guard'
   | 'guard-missing'
+  | 'guard-error'
   | 'guard-ceiling'
   | 'scale-in-blocked'
   | 'hysteresis'

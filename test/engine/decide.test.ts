@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { decide } from '../../engine/core/decide.js';
-import type { PolicyState, ServiceObservation, ServicePolicyConfig } from '../../engine/core/types.js';
+import { GUARD_ERROR, type PolicyState, type ServiceObservation, type ServicePolicyConfig } from '../../engine/core/types.js';
 
 function service(over: Partial<ServicePolicyConfig> = {}): ServicePolicyConfig {
   return {
@@ -252,5 +252,40 @@ describe('policy core: coordinated decision', () => {
     const b = decide(service(), obs(14_000, R(13, 10), 5000), state);
     assert.deepEqual(a, b);
     assert.equal(JSON.stringify(state), frozen);
+  });
+});
+
+describe('policy core: guard readings are value, empty (idle) or error (hold)', () => {
+  const quiet = service({ stability: { scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0.1, scaleInDamping: 1 } });
+  const at8 = { decodeUnits: 8 };
+  const readingAfterDrop = (tbt: ServiceObservation['guards'][string]) =>
+    decide(quiet, { now: 1000, decodeTps: 4000, guards: { tbt_p99: tbt }, replicas: R(11, 8) }, at8);
+
+  it('an erroring guard blocks scale-in (a TBT query timing out let decode go 8 → 4 and prefill 11 → 6)', () => {
+    const d = readingAfterDrop(GUARD_ERROR);
+    assert.equal(d.decode.replicas, 8);
+    assert.equal(d.prefill.replicas, 11);
+    assert.ok(codes(d).includes('guard-error'));
+    const blocked = d.reasons.find((r) => r.code === 'scale-in-blocked');
+    assert.ok(blocked);
+    assert.match(blocked.message, /cannot be read/);
+  });
+
+  it('an empty guard (no requests in its window) does not hold scale-in while the decode signal is healthy', () => {
+    const d = readingAfterDrop(undefined);
+    assert.ok(d.decode.replicas < 8, `decode ${d.decode.replicas}`);
+    assert.ok(codes(d).includes('guard-missing'));
+  });
+
+  it('a value under the first tier lets scale-in happen; an erroring guard never adds capacity by itself', () => {
+    assert.ok(readingAfterDrop(0.02).decode.replicas < 8);
+    const steady = decide(quiet, { now: 1000, decodeTps: 8000, guards: { tbt_p99: GUARD_ERROR }, replicas: R(11, 8) }, at8);
+    assert.equal(steady.decode.replicas, 8);
+    assert.equal(steady.direction, 'hold');
+  });
+
+  it('an erroring guard does not stop a scale-out the signal asks for', () => {
+    const d = decide(quiet, { now: 1000, decodeTps: 12_000, guards: { tbt_p99: GUARD_ERROR }, replicas: R(11, 8) }, at8);
+    assert.equal(d.decode.replicas, 12);
   });
 });

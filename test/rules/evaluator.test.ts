@@ -273,3 +273,30 @@ describe('rules: one failing evaluation never stops the adapter', () => {
     assert.ok(h.evaluator.state('chat')!.lastGood);
   });
 });
+
+describe('rules: guard readings at the edge', () => {
+  const drop = async (breakGuard: (h: ReturnType<typeof harness>) => void) => {
+    const h = harness();
+    good(h, 8000);
+    await h.evaluator.evaluateAll();
+    assert.deepEqual(desired(h), { prefill: 12, decode: 8 });
+    h.advance(5);
+    good(h, 4000);
+    breakGuard(h);
+    await h.evaluator.evaluateAll();
+    return desired(h);
+  };
+
+  it('a guard query that errors (timeout) blocks scale-in: decode stays 8, prefill 12', async () => {
+    assert.deepEqual(await drop((h) => h.prom.answers.set(TBT_Q, new Error('timed out after 5000 ms'))), { prefill: 12, decode: 8 });
+  });
+
+  it('a guard answering a broken shape (two series) blocks scale-in too', async () => {
+    assert.deepEqual(await drop((h) => h.prom.answers.set(TBT_Q, vector([{ a: '1' }, 0.01], [{ a: '2' }, 0.01]))), { prefill: 12, decode: 8 });
+  });
+
+  it('an empty guard (no traffic finished in its window) or NaN (zero rates) still lets the fleet scale in', async () => {
+    assert.deepEqual(await drop((h) => h.prom.answers.set(TBT_Q, vector())), { prefill: 6, decode: 4 });
+    assert.deepEqual(await drop((h) => h.prom.answers.set(TBT_Q, vector([{}, NaN]))), { prefill: 6, decode: 4 });
+  });
+});
