@@ -16,7 +16,10 @@ export interface PrometheusClientOptions {
   ca?: string;
   caFile?: string;
   insecureSkipVerify?: boolean;
+  /** Deadline of one request, connection to last byte (default 5 s). */
   timeoutMs?: number;
+  /** Largest response body accepted (default 16 MiB); a larger one is an error, never buffered whole. */
+  maxResponseBytes?: number;
   headers?: Record<string, string>;
 }
 
@@ -36,8 +39,11 @@ export type QueryResult =
 export class PrometheusError extends Error {
   constructor(
     message: string,
-    /** http: non-2xx; timeout; network; api: status "error" in the body; parse: unreadable body. */
-    readonly kind: 'http' | 'timeout' | 'network' | 'api' | 'parse',
+    /**
+     * http: non-2xx; timeout: past the deadline; network; api: status "error" in the body; parse: unreadable body;
+     * size: body over the limit; partial: the backend answered from part of its data (a store or storage node down).
+     */
+    readonly kind: 'http' | 'timeout' | 'network' | 'api' | 'parse' | 'size' | 'partial',
     readonly status?: number,
   ) {
     super(message);
@@ -76,9 +82,10 @@ function safeJson(v: unknown): string {
 
 /** A query_range answer: always a matrix; anything else is a parse error. */
 export function parseRangeResponse(body: unknown): RangeSeries[] {
-  const b = body as { status?: string; error?: string; errorType?: string; data?: { resultType?: string; result?: unknown } };
+  const b = body as { status?: string; error?: string; errorType?: string; isPartial?: unknown; data?: { resultType?: string; result?: unknown } };
   if (b?.status === 'error') throw new PrometheusError(apiErrorText(b), 'api');
   if (b?.status !== 'success' || !b.data) throw new PrometheusError('response is not a Prometheus API success object', 'parse');
+  refusePartial(b);
   if (b.data.resultType !== 'matrix') throw new PrometheusError(`query_range answered a ${shown(b.data.resultType)}, expected a matrix`, 'parse');
   if (!Array.isArray(b.data.result)) throw new PrometheusError('matrix result is not an array', 'parse');
   return b.data.result.map((r: unknown, i: number) => {
@@ -129,10 +136,21 @@ export function parseSampleValue(s: unknown): number {
   return Number(s);
 }
 
+/**
+ * A partial answer (VictoriaMetrics' `isPartial`, when a vmstorage node is down) is a sum over part of the fleet: it looks
+ * like a load drop, so it is an error, never a value. Prometheus `warnings`/`infos` are PromQL annotations ("metric
+ * might not be a counter") and do not make an answer unusable; Thanos reports missing stores as warnings only when
+ * partial responses are allowed, which the client never allows (`partial_response=false`).
+ */
+function refusePartial(b: { isPartial?: unknown }): void {
+  if (b.isPartial === true) throw new PrometheusError('the answer is partial (isPartial: a storage node or store did not answer)', 'partial');
+}
+
 export function parseQueryResponse(body: unknown): QueryResult {
-  const b = body as { status?: string; error?: string; errorType?: string; data?: { resultType?: string; result?: unknown } };
+  const b = body as { status?: string; error?: string; errorType?: string; isPartial?: unknown; data?: { resultType?: string; result?: unknown } };
   if (b?.status === 'error') throw new PrometheusError(apiErrorText(b), 'api');
   if (b?.status !== 'success' || !b.data) throw new PrometheusError('response is not a Prometheus API success object', 'parse');
+  refusePartial(b);
   const { resultType, result } = b.data;
   switch (resultType) {
     case 'vector': {
@@ -164,6 +182,7 @@ export class PrometheusClient {
   private readonly base: URL;
   private readonly ca?: string;
   private readonly timeoutMs: number;
+  private readonly maxBytes: number;
   private readonly agent: http.Agent;
 
   constructor(private readonly opts: PrometheusClientOptions) {
@@ -172,6 +191,7 @@ export class PrometheusClient {
     const ca = opts.ca ?? (opts.caFile ? readFileSync(opts.caFile, 'utf8') : undefined);
     if (ca !== undefined) this.ca = ca;
     this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.maxBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
     this.agent = this.base.protocol === 'https:'
       ? new https.Agent({ keepAlive: true, ...(this.ca ? { ca: this.ca } : {}), rejectUnauthorized: !opts.insecureSkipVerify })
       : new http.Agent({ keepAlive: true });
@@ -185,7 +205,7 @@ export class PrometheusClient {
   query: InstantQuery = async (promql: string, timeS?: number): Promise<QueryResult> => {
     const form = new URLSearchParams({ query: promql });
     if (timeS !== undefined) form.set('time', String(timeS));
-    form.set('timeout', `${Math.max(1, Math.floor(this.timeoutMs / 1000))}s`);
+    this.common(form);
     const body = await this.post(new URL('api/v1/query', this.base), form.toString());
     return parseQueryResponse(body);
   };
@@ -193,13 +213,20 @@ export class PrometheusClient {
   /** A range query (POST /api/v1/query_range) from `startS` to `endS` every `stepS` seconds. */
   queryRange: RangeQuery = async (promql: string, startS: number, endS: number, stepS: number): Promise<RangeSeries[]> => {
     const form = new URLSearchParams({ query: promql, start: String(startS), end: String(endS), step: String(stepS) });
-    form.set('timeout', `${Math.max(1, Math.floor(this.timeoutMs / 1000))}s`);
+    this.common(form);
     const body = await this.post(new URL('api/v1/query_range', this.base), form.toString());
     return parseRangeResponse(body);
   };
 
   close(): void {
     this.agent.destroy();
+  }
+
+  /** The server-side timeout, and all-or-error answers: Thanos `partial_response=false`, VictoriaMetrics `deny_partial_response=1` (Prometheus ignores both). */
+  private common(form: URLSearchParams): void {
+    form.set('timeout', `${Math.max(1, Math.floor(this.timeoutMs / 1000))}s`);
+    form.set('partial_response', 'false');
+    form.set('deny_partial_response', '1');
   }
 
   private headers(): Record<string, string> {
@@ -215,9 +242,18 @@ export class PrometheusClient {
     return new Promise((resolve, reject) => {
       const req = mod.request(url, { method: 'POST', agent: this.agent, headers: { ...this.headers(), 'content-length': Buffer.byteLength(payload) } }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (e) => reject(new PrometheusError(e.message, 'network')));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > this.maxBytes) {
+            req.destroy(new PrometheusError(`response from ${url.host} is larger than ${this.maxBytes} bytes`, 'size'));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('error', (e) => reject(e instanceof PrometheusError ? e : new PrometheusError(e.message, 'network')));
         res.on('end', () => {
+          clearTimeout(deadline);
           const text = Buffer.concat(chunks).toString('utf8');
           let json: unknown;
           try {
@@ -237,8 +273,14 @@ export class PrometheusClient {
           resolve(json);
         });
       });
-      req.setTimeout(this.timeoutMs, () => req.destroy(new PrometheusError(`timed out after ${this.timeoutMs} ms`, 'timeout')));
-      req.on('error', (e) => reject(e instanceof PrometheusError ? e : new PrometheusError(`${url.host}: ${e.message}`, 'network')));
+      // A deadline for the whole exchange, not a socket-idle timeout: a server trickling bytes must not hold us.
+      const deadline = setTimeout(() => req.destroy(new PrometheusError(`timed out after ${this.timeoutMs} ms`, 'timeout')), this.timeoutMs);
+      deadline.unref();
+      req.on('error', (e) => {
+        clearTimeout(deadline);
+        reject(e instanceof PrometheusError ? e : new PrometheusError(`${url.host}: ${e.message}`, 'network'));
+      });
+      req.on('close', () => clearTimeout(deadline));
       req.end(payload);
     });
   }

@@ -104,4 +104,51 @@ describe('rules: Prometheus HTTP API client', () => {
     await assert.rejects(untrusted.query('up'), (e: PrometheusError) => e.kind === 'network' && /self.signed|certificate/i.test(e.message));
     untrusted.close();
   });
+
+  it('a deadline, not a socket-idle timeout: a server trickling bytes is cut off at the deadline', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const body = JSON.stringify(ok([]));
+      let i = 0;
+      const t = setInterval(() => {
+        if (res.destroyed || i >= body.length) return clearInterval(t), res.end();
+        res.write(body[i++]!);
+      }, 50);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    servers.push(server);
+    const c = new PrometheusClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, timeoutMs: 300 });
+    const started = Date.now();
+    await assert.rejects(c.query('up'), (e: PrometheusError) => e.kind === 'timeout');
+    assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
+    c.close();
+  });
+
+  it('refuses a body over the size limit without buffering it whole', async () => {
+    const big = ok(Array.from({ length: 20_000 }, (_, i) => ({ metric: { pod: `pod-${i}` }, value: [1, '1'] })));
+    const { url, server } = await serve(() => ({ json: big }));
+    servers.push(server);
+    const c = new PrometheusClient({ url, maxResponseBytes: 64 * 1024 });
+    await assert.rejects(c.query('up'), (e: PrometheusError) => e.kind === 'size' && /larger than 65536 bytes/.test(e.message));
+    c.close();
+  });
+
+  it('asks for all-or-error answers and refuses a partial one; PromQL warnings do not make an answer unusable', async () => {
+    let form = new URLSearchParams();
+    const { url, server } = await serve((_req, body) => {
+      form = new URLSearchParams(body);
+      const q = form.get('query');
+      if (q === 'partial') return { json: { ...ok([{ metric: {}, value: [1, '5'] }]), isPartial: true } };
+      return { json: { ...ok([{ metric: {}, value: [1, '7'] }]), warnings: ['PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "foo"'], infos: ['x'] } };
+    });
+    servers.push(server);
+    const c = new PrometheusClient({ url });
+    const r = await c.query('warned');
+    assert.ok(r.kind === 'vector' && r.series[0]!.value === 7);
+    assert.equal(form.get('partial_response'), 'false');
+    assert.equal(form.get('deny_partial_response'), '1');
+    await assert.rejects(c.query('partial'), (e: PrometheusError) => e.kind === 'partial');
+    await assert.rejects(c.queryRange('partial', 0, 60, 15), (e: PrometheusError) => e.kind === 'partial');
+    c.close();
+  });
 });
