@@ -5,6 +5,8 @@
 // just decided, the adapter serves the engine's per-pool split instead of its own; otherwise its own split, saying why.
 // The plan may redistribute a role's replicas across pools or cap them, never lower them silently: a role whose
 // engine total is below the adapter's needs an engine reason (capped, unplaced, ready-guard) for that role.
+// The published pair is always one decision for both roles: the plan is adopted for both roles or for neither (taking
+// the engine's cap for one role and the adapter's own split for the other broke the ratio guard during cold starts).
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { ROLES, type Decision, type Role } from '../engine/core/types.js';
 import type { AfterDecision, ExtraReason, PublishedValue } from '../rules/evaluator.js';
@@ -14,7 +16,7 @@ import type { ServiceRule } from '../rules/types.js';
 export interface EnginePlanDocument {
   generatedAt: string;
   desired: Record<string, Record<string, number>>;
-  services?: { service: string; requested?: Partial<Record<Role, number>> }[];
+  services?: { service: string; requested?: Partial<Record<Role, number>>; demanded?: Partial<Record<Role, number>> }[];
   reasons?: { code: string; service: string; role?: Role; pool?: string; detail?: Record<string, number | string | boolean>; message: string }[];
 }
 
@@ -151,10 +153,11 @@ export class PlanBridge {
 }
 
 /**
- * The values to publish for one decision given the engine's plan (pure; the tests drive it directly too). Per role:
- * the engine's pool split when the plan is fresh, names every pool of the role, was made for the units just decided,
- * and either does not lower the role's total or lowers it with an engine reason for that role; otherwise the
- * decision's own split, with a reason saying which condition failed.
+ * The values to publish for one decision given the engine's plan (pure; the tests drive it directly too): the engine's
+ * pool split for both roles when the plan is fresh, names every pool, was made for the demand just decided (the
+ * plan's `demanded`, what the engine saw, not its capped `requested`), and lowers no role below the decision without
+ * an engine reason for that role; otherwise the decision's own split for both roles, with reasons saying which
+ * condition failed.
  */
 export function applyPlan(
   rule: ServiceRule, decision: Decision, values: PublishedValue[], plan: { doc?: EnginePlanDocument; error?: string }, nowMs: number, maxAgeS: number,
@@ -182,39 +185,40 @@ export function applyPlan(
     if (r.pool) x.pool = r.pool;
     reasons.push(x);
   }
-  const requested = doc.services?.find((s) => s.service === rule.name)?.requested ?? {};
-  const replaced = new Map<string, number>();
+  const entry = doc.services?.find((s) => s.service === rule.name);
+  const madeFor = entry?.demanded ?? entry?.requested ?? {};
+  const own = (name: string) => values.find((v) => v.pool === name)?.value ?? 0;
+  // Every role must pass before the plan is taken for any.
+  const refusals: ExtraReason[] = [];
+  const refuse = (role: Role, code: string, detail: ExtraReason['detail'], message: string) =>
+    refusals.push({ code, role, detail, message: `${message}: publishing the adapter's own split for both roles` });
+  const adopted: ExtraReason[] = [];
   for (const role of ROLES) {
     const pools = rule.pools.filter((p) => p.role === role);
-    const own = (name: string) => values.find((v) => v.pool === name)?.value ?? 0;
     const missing = pools.filter((p) => desired[p.name] === undefined).map((p) => p.name);
-    const fallback = (code: string, detail: ExtraReason['detail'], message: string) => reasons.push({ code, role, detail, message: `${message}: publishing the adapter's own ${role} split` });
     if (missing.length) {
-      fallback('engine-plan-mismatch', { missingPools: missing.join(',') }, `engine plan has no ${missing.join(', ')} pool`);
+      refuse(role, 'engine-plan-mismatch', { missingPools: missing.join(',') }, `engine plan has no ${missing.join(', ')} pool`);
       continue;
     }
-    const asked = requested[role];
+    const asked = madeFor[role];
     if (asked !== undefined && Math.abs(asked - decision[role].units) > EPS * Math.max(1, decision[role].units)) {
-      fallback('engine-plan-behind', { planUnits: asked, decidedUnits: decision[role].units }, `engine plan was made for ${asked} ${role} units, the adapter decided ${decision[role].units}`);
+      refuse(role, 'engine-plan-behind', { planUnits: asked, decidedUnits: decision[role].units }, `engine plan was made for ${asked} ${role} units, the adapter decided ${decision[role].units}`);
       continue;
     }
     const ownUnits = pools.reduce((s, p) => s + own(p.name) * p.unitsPerReplica, 0);
     const engineUnits = pools.reduce((s, p) => s + desired[p.name]! * p.unitsPerReplica, 0);
-    if (engineUnits < ownUnits - EPS) {
-      const cap = engineReasons.find((r) => CAP_CODES.has(r.code) && (r.role === undefined || r.role === role));
-      if (!cap) {
-        fallback('engine-plan-lower', { planUnits: engineUnits, publishedUnits: ownUnits }, `engine plan has fewer ${role} units (${engineUnits}) than the adapter's (${ownUnits}) without a cap reason`);
-        continue;
-      }
+    if (engineUnits < ownUnits - EPS && !engineReasons.some((r) => CAP_CODES.has(r.code) && (r.role === undefined || r.role === role))) {
+      refuse(role, 'engine-plan-lower', { planUnits: engineUnits, publishedUnits: ownUnits }, `engine plan has fewer ${role} units (${engineUnits}) than the adapter's (${ownUnits}) without a cap reason`);
+      continue;
     }
-    for (const p of pools) replaced.set(p.name, desired[p.name]!);
-    reasons.push({
+    adopted.push({
       code: 'engine-plan', role, detail: { ageSeconds: round3(ageS), planUnits: engineUnits, decidedUnits: ownUnits },
       message: `publishing the engine's ${role} split ${pools.map((p) => `${p.name}=${desired[p.name]}`).join(' ')} (plan ${ageS.toFixed(1)} s old; own split ${pools.map((p) => `${p.name}=${own(p.name)}`).join(' ')})`,
     });
   }
-  if (replaced.size === 0) return { values, reasons };
-  return { values: values.map((v) => (replaced.has(v.pool) ? { ...v, value: replaced.get(v.pool)! } : v)), reasons };
+  if (refusals.length > 0) return { values, reasons: [...reasons, ...refusals] };
+  reasons.push(...adopted);
+  return { values: values.map((v) => (desired[v.pool] !== undefined ? { ...v, value: desired[v.pool]! } : v)), reasons };
 }
 
 function round3(x: number): number {

@@ -456,7 +456,7 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
   }
   for (const [pool, n] of Object.entries(drain)) reason('draining', spec.pools.find((p) => p.name === pool)!.role, { pods: n }, `${pool}: ${n} pods to drain before their slots are released`, { pool });
   return {
-    plan: { service: svc, priority: spec.priority, pools: poolsOut, units: { prefill: round3(units.prefill), decode: round3(units.decode) }, requested: { prefill: round3(asked.prefill), decode: round3(asked.decode) }, groups: groupPlans },
+    plan: { service: svc, priority: spec.priority, pools: poolsOut, units: { prefill: round3(units.prefill), decode: round3(units.decode) }, requested: { prefill: round3(asked.prefill), decode: round3(asked.decode) }, ...(demand ? { demanded: { prefill: demand.units.prefill, decode: demand.units.decode } } : {}), groups: groupPlans },
     slots,
   };
 }

@@ -135,8 +135,13 @@ export interface ServicePlan {
   /** Desired replicas per pool: what the adapter publishes to each pool's HPA. */
   pools: Record<string, number>;
   units: Record<Role, number>;
-  /** Units asked for (after the pools' min/max), per role. */
+  /** Units asked for (after the pools' min/max and the engine's caps), per role. */
   requested: Record<Role, number>;
+  /**
+   * The demand this plan answers, per role, exactly as the demand file said it (before bounds and caps); absent
+   * without demand. The adapter matches its decision against this, never against `requested`, which a cap lowers.
+   */
+  demanded?: Record<Role, number>;
   groups: GroupPlan[];
 }
 

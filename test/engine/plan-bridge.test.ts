@@ -162,11 +162,37 @@ describe('applyPlan (pure)', () => {
   ];
   const now = Date.parse('2026-01-01T00:00:10Z');
 
-  it('keeps its own split, per role, when the plan was made for other units (engine-plan-behind)', () => {
-    const doc = parsePlanDocument({ generatedAt: '2026-01-01T00:00:00Z', desired: { chat: { p: 2, d: 6 } }, services: [{ service: 'chat', requested: { prefill: 2, decode: 4 } }] });
+  it('a plan made for other units is refused for both roles (engine-plan-behind), never taken for one', () => {
+    const doc = parsePlanDocument({ generatedAt: '2026-01-01T00:00:00Z', desired: { chat: { p: 2, d: 6 } }, services: [{ service: 'chat', requested: { prefill: 2, decode: 4 }, demanded: { prefill: 2, decode: 4 } }] });
     const out = applyPlan(rule, decision, values, { doc }, now, 60);
-    assert.deepEqual(out.values.map((v) => v.value), [4, 6]);
+    assert.deepEqual(out.values.map((v) => v.value), [4, 4], 'the old bridge published the engine decode (6) beside its own prefill (4)');
     assert.ok(out.reasons.some((r) => r.code === 'engine-plan-behind' && r.role === 'prefill'));
+    assert.ok(!out.reasons.some((r) => r.code === 'engine-plan'));
+  });
+
+  it('a ready-guard cap during a cold start is adopted whole: the pair stays the engine\'s one decision', () => {
+    // The adapter decided prefill 3, decode 2; decode pods are still starting, so the engine holds prefill at 1.
+    const d = { prefill: { units: 3, pools: { p: 3 }, replicas: 3 }, decode: { units: 2, pools: { d: 2 }, replicas: 2 } } as unknown as Parameters<typeof applyPlan>[1];
+    const own = [
+      { metric: 'm', labels: {}, role: 'prefill' as const, pool: 'p', value: 3 },
+      { metric: 'm', labels: {}, role: 'decode' as const, pool: 'd', value: 2 },
+    ];
+    const doc = parsePlanDocument({
+      generatedAt: '2026-01-01T00:00:05Z',
+      desired: { chat: { p: 1, d: 2 } },
+      services: [{ service: 'chat', requested: { prefill: 1, decode: 2 }, demanded: { prefill: 3, decode: 2 } }],
+      reasons: [{ code: 'ready-guard', service: 'chat', role: 'prefill', message: 'decode is not Ready → prefill held at 1 units' }],
+    });
+    const out = applyPlan(rule, d, own, { doc }, now, 60);
+    assert.deepEqual(out.values.map((v) => v.value), [1, 2], 'before: {prefill 3, decode 2} (engine-plan-behind for the capped role only)');
+    assert.deepEqual(out.reasons.filter((r) => r.code === 'engine-plan').map((r) => r.role), ['prefill', 'decode']);
+  });
+
+  it('one role failing a check refuses the plan for the other role too', () => {
+    const doc = parsePlanDocument({ generatedAt: '2026-01-01T00:00:05Z', desired: { chat: { p: 5 } }, services: [{ service: 'chat', demanded: { prefill: 4, decode: 4 } }] });
+    const out = applyPlan(rule, decision, values, { doc }, now, 60);
+    assert.deepEqual(out.values.map((v) => v.value), [4, 4]);
+    assert.ok(out.reasons.some((r) => r.code === 'engine-plan-mismatch' && r.role === 'decode'));
   });
 
   it('rejects malformed plan documents with the field named', () => {
