@@ -3,6 +3,7 @@
 // `system:masters` is allowed without asking, as in the generic apiserver. Concurrent misses for one key share a
 // single SAR (singleflight), which has a deadline: a slow apiserver answer fails that request, and the next asks anew.
 import type { UserIdentity } from './authn.js';
+import { BoundedMap } from './bounded-map.js';
 import { withDeadline } from './deadline.js';
 import { GROUP, VERSION } from './discovery.js';
 
@@ -30,6 +31,8 @@ export interface AuthorizerOptions {
   ttlMs?: number;
   /** Bound on cached decisions; expired entries are swept when it is reached. */
   maxEntries?: number;
+  /** Bound on the bytes of cached decisions (default 16 MiB): group and extra lists can be long. */
+  maxBytes?: number;
   /** A SubjectAccessReview that has not answered by then fails (default 5 s). */
   reviewTimeoutMs?: number;
   now?: () => number;
@@ -50,7 +53,7 @@ interface Entry {
 export const METRIC_VERB = 'list';
 
 export class MetricAuthorizer {
-  private readonly cache = new Map<string, Entry>();
+  private readonly cache: BoundedMap<Entry>;
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
@@ -60,6 +63,7 @@ export class MetricAuthorizer {
     this.ttlMs = opts.ttlMs ?? 10_000;
     this.reviewTimeoutMs = opts.reviewTimeoutMs ?? 5_000;
     this.maxEntries = opts.maxEntries ?? 50_000;
+    this.cache = new BoundedMap<Entry>(this.maxEntries, opts.maxBytes ?? 16 * 1024 * 1024, (e) => (e.decision?.reason?.length ?? 0) * 2);
     this.now = opts.now ?? Date.now;
   }
 
@@ -86,6 +90,7 @@ export class MetricAuthorizer {
         entry.decision = decision;
         entry.pending = undefined;
         entry.expires = this.now() + this.ttlMs;
+        if (this.cache.get(key) === entry) this.cache.set(key, entry); // recount its bytes with the reason
         return decision;
       },
       (err: unknown) => {
@@ -103,16 +108,13 @@ export class MetricAuthorizer {
     return this.cache.size;
   }
 
+  get bytes(): number {
+    return this.cache.bytes;
+  }
+
+  /** Expired entries go first; the map's own bounds then drop the oldest live ones. */
   private sweep(now: number): void {
-    for (const [k, e] of this.cache) if (e.expires <= now) this.cache.delete(k);
-    // Still full of live entries: drop the oldest half rather than grow without bound.
-    if (this.cache.size >= this.maxEntries) {
-      let drop = Math.floor(this.cache.size / 2);
-      for (const k of this.cache.keys()) {
-        if (drop-- <= 0) break;
-        this.cache.delete(k);
-      }
-    }
+    for (const [k, e] of [...this.cache.entries()]) if (e.value.expires <= now) this.cache.delete(k);
   }
 }
 

@@ -8,6 +8,7 @@ import type { Evaluator, GoodValue } from '../rules/evaluator.js';
 import { freshnessProblem, RulesProvider } from '../rules/provider.js';
 import type { RulePool, RuleSet, ServiceRule } from '../rules/types.js';
 import type { Explanation, ExternalMetricSample, ExternalMetricsProvider, LabelMatcher } from './provider.js';
+import { BoundedMap } from './bounded-map.js';
 import { parseSelector, type Requirement } from './selector.js';
 
 interface Candidate {
@@ -41,13 +42,15 @@ interface Selection {
   answer?: Answer;
 }
 
-/** Bounds memory against callers that send endless distinct selectors; a full cache is simply dropped. */
+/** Bounds memory against callers that send endless distinct selectors: oldest selections go first. */
 const MAX_SELECTIONS = 50_000;
+const MAX_SELECTION_BYTES = 16 * 1024 * 1024;
 
 export class CachedRulesProvider implements ExternalMetricsProvider {
   private readonly inner: RulesProvider;
   private rules: RuleSet | undefined;
-  private readonly selections = new Map<string, Selection>();
+  // A selection holds its candidates (shared objects) and, once answered, one sample per candidate.
+  private readonly selections = new BoundedMap<Selection>(MAX_SELECTIONS, MAX_SELECTION_BYTES, (s) => 64 + s.candidates.length * 400);
   private byMetric = new Map<string, MetricPools>();
   private metricNamesCache: string[] = [];
 
@@ -83,7 +86,6 @@ export class CachedRulesProvider implements ExternalMetricsProvider {
       const pools = this.byMetric.get(metric);
       const scan = pools ? narrowed(pools, selectorText) : [];
       sel = { candidates: scan.filter((c) => (!c.rule.namespaces || c.rule.namespaces.includes(namespace)) && selector(c.labels)) };
-      if (this.selections.size >= MAX_SELECTIONS) this.selections.clear();
       this.selections.set(key, sel);
     }
     const now = this.clock();
@@ -96,6 +98,11 @@ export class CachedRulesProvider implements ExternalMetricsProvider {
     }
     sel.answer = answer;
     return answer.samples;
+  }
+
+  /** Bytes held by the selection cache (bounded). */
+  get cacheBytes(): number {
+    return this.selections.bytes;
   }
 
   explain(namespace: string, metric: string, selector: LabelMatcher, selectorText: string): Explanation {

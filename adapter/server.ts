@@ -16,6 +16,8 @@ import { AdapterHttpMetrics, type RouteLabel } from './http-metrics.js';
 import { MetricError, type ExternalMetricSample, type ExternalMetricsProvider, type LabelMatcher } from './provider.js';
 import { NonFiniteQuantityError } from './quantity.js';
 import { renderValueList } from './render.js';
+import { BoundedMap } from './bounded-map.js';
+import { requestNameProblem } from './request-limits.js';
 import { parseSelector, SelectorParseError } from './selector.js';
 import { statusJson, type StatusReason } from './status.js';
 
@@ -84,6 +86,7 @@ type Tagged = http.ServerResponse & { [ROUTE]?: RouteLabel };
 const INSECURE_IDENTITY: UserIdentity = { user: 'insecure-dev', groups: ['system:masters'], extra: {}, via: 'insecure-dev' };
 const ALLOW: AccessDecision = { allowed: true };
 const SELECTOR_CACHE_MAX = 10_000;
+const SELECTOR_CACHE_BYTES = 8 * 1024 * 1024;
 
 function defaultLog(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, component: 'adapter', message, ...fields })}\n`);
@@ -147,7 +150,8 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
   const metrics = new AdapterHttpMetrics(registry);
   const provider = opts.provider;
   const resourceList = new ResourceListCache();
-  const selectorCache = new Map<string, LabelMatcher | SelectorParseError>();
+  // Parsed selectors; a parsed matcher holds about its text's size again.
+  const selectorCache = new BoundedMap<LabelMatcher | SelectorParseError>(SELECTOR_CACHE_MAX, SELECTOR_CACHE_BYTES, () => 512);
 
   const insecure = 'insecureDev' in opts.auth;
   let authConfig: AuthenticationConfig | undefined;
@@ -202,7 +206,6 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
         if (!(err instanceof SelectorParseError)) throw err;
         m = err;
       }
-      if (selectorCache.size >= SELECTOR_CACHE_MAX) selectorCache.clear();
       selectorCache.set(text, m);
     }
     return m;
@@ -271,6 +274,12 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
     (res as Tagged)[ROUTE] = kind;
     const id = identify(req, path, res);
     if (!id) return;
+    // Names are checked before the SAR and before any cache sees them.
+    const bad = requestNameProblem(namespace, metric, selectorText);
+    if (bad) {
+      sendStatus(res, 400, 'BadRequest', bad);
+      return;
+    }
     const decision = authorizer ? authorizer.authorize(id, namespace, metric) : ALLOW;
     if (!(decision instanceof Promise)) return answerMetric(kind, namespace, metric, selectorText, res, id, decision);
     return decision.then(
