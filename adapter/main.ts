@@ -2,7 +2,7 @@
 // Metrics API server. The one place that wires the parts; the CLI, the e2e harness and the benchmarks all start it here.
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { Evaluator, lastDecisionReplicas, type ReplicaSource } from '../rules/evaluator.js';
-import { PrometheusClient, type PrometheusClientOptions } from '../rules/prometheus.js';
+import { PrometheusClient, PrometheusError, type PrometheusClientOptions } from '../rules/prometheus.js';
 import { RuleStore } from '../rules/store.js';
 import type { AuthenticationConfig } from './authn.js';
 import { CachedRulesProvider } from './cached-provider.js';
@@ -52,10 +52,10 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
   const log = o.log ?? defaultLog;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'baton_adapter_' });
-  const store = new RuleStore({ dir: o.rulesDir, registry, log: (m) => log('warn', m) });
+  const prom = new PrometheusClient(o.prometheus);
+  const store = new RuleStore({ dir: o.rulesDir, registry, log: (m) => log('warn', m), dryRun: (q) => dryRunQuery(prom, q) });
   // Refuse to start on an invalid rule set: the error names file, line and field.
   const rules = await store.load();
-  const prom = new PrometheusClient(o.prometheus);
   let evaluatorRef: Evaluator | undefined;
   const bridge = o.engine?.demandFile || o.engine?.planFile
     ? new PlanBridge({ ...o.engine, log: (m) => log('warn', m), liveServices: () => (evaluatorRef?.rules().services ?? []).map((s) => s.name) })
@@ -110,6 +110,21 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
       prom.close();
     },
   };
+}
+
+/**
+ * One run of a new query before its rule set is taken: Prometheus' refusal (HTTP 400/422, an API error) refuses the
+ * set; anything that only says Prometheus could not answer now (network, timeout, 5xx) does not.
+ */
+export async function dryRunQuery(prom: PrometheusClient, promql: string): Promise<string | undefined> {
+  try {
+    await prom.query(promql);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof PrometheusError)) return undefined;
+    const refused = e.kind === 'api' || (e.kind === 'http' && (e.status === 400 || e.status === 422));
+    return refused ? e.message : undefined;
+  }
 }
 
 /**

@@ -271,7 +271,10 @@ export class Evaluator {
     const byName = new Map(families.map((f, i) => [f.name, results[i]!]));
     const traces: QueryTrace[] = families.map((f, i) => ({ name: f.name, promql: f.spec.promql, evaluatedAtMs: nowMs, ...results[i]! }));
     const traceOf = (name: string): QueryTrace => traces.find((t) => t.name === name)!;
-    if (st.rule !== rule) return; // the rules changed under us: this evaluation belongs to the old set
+    // After every await: the rules may have changed (or the service gone) under us; this evaluation then belongs to
+    // the old set and must not store values for pools that no longer exist.
+    const current = (): boolean => this.states.get(service) === st && st.rule === rule;
+    if (!current()) return;
     st.lastAttemptMs = nowMs;
     st.queries = traces;
 
@@ -286,6 +289,7 @@ export class Evaluator {
       } catch (e) {
         this.log(`${rule.name}: replica source failed: ${(e as Error).message}`);
       }
+      if (!current()) return;
     }
     if (!replicas) return this.hold(st, `current replicas are unknown${rule.replicas ? `: ${traceOf('replicas').error ?? 'no result'}` : ''}`);
 

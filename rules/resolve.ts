@@ -8,6 +8,7 @@ import {
 import { type PathKey, PositionFinder, pathText } from './positions.js';
 import { isPresetGuardName, presetDecodeTps, presetGuardPromql, type PresetContext } from './presets.js';
 import { parseDuration, promqlSyntaxError, widestRangeSeconds } from './promql.js';
+import { promqlTypeError } from './promql-types.js';
 import type { RawQuery, RawService } from './raw.js';
 import type { QuerySpec, RuleError, RuleGuard, RulePool, ServiceRule } from './types.js';
 import { whenProblem } from './when.js';
@@ -164,7 +165,8 @@ function querySpec(raw: RawQuery, path: PathKey[], sink: ErrorSink): QuerySpec {
 }
 
 function checkPromql(promql: string, path: PathKey[], sink: ErrorSink): void {
-  const err = promqlSyntaxError(promql);
+  // Syntax first; a query that parses must also type-check (Prometheus' own checks), or it fails at every evaluation.
+  const err = promqlSyntaxError(promql) ?? promqlTypeError(promql);
   if (err) sink.atPos(path, sink.finder.posInString(path, err.offset), err.message);
 }
 

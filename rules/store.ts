@@ -6,7 +6,16 @@ import { readFile } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
 import { loadRuleFiles, ruleFilesIn } from './load.js';
 import { rulesMetrics, type RulesMetrics } from './metrics.js';
-import { formatRuleError, type RuleError, type RuleSet } from './types.js';
+import { formatRuleError, type RuleError, type RuleSet, type ServiceRule } from './types.js';
+
+/** Every query of a rule with the field it sits in. */
+function queriesOf(rule: ServiceRule): { field: string; promql: string }[] {
+  return [
+    { field: 'decodeTps', promql: rule.decodeTps.promql },
+    ...rule.guards.map((g) => ({ field: `guards[${g.name}]`, promql: g.query.promql })),
+    ...(rule.replicas ? [{ field: 'replicas', promql: rule.replicas.promql }] : []),
+  ];
+}
 
 export interface ReloadOutcome {
   ok: boolean;
@@ -24,6 +33,12 @@ export interface RuleStoreOptions {
   pollMs?: number;
   log?: (message: string) => void;
   clock?: () => number;
+  /**
+   * Runs a query that is new in a candidate set once against Prometheus before the set is taken: resolves to the error
+   * Prometheus gave for a query it refuses (bad_data, an unknown function), or undefined when the query ran or
+   * Prometheus could not be asked (unreachable, timed out: the local checks stand alone then).
+   */
+  dryRun?: (promql: string) => Promise<string | undefined>;
 }
 
 export class RuleStore {
@@ -113,6 +128,8 @@ export class RuleStore {
     if (files.length === 0) return this.refuse([{ file: this.opts.dir, line: 1, col: 1, path: '', message: 'no rule files (*.yaml, *.yml) in the directory' }]);
     const result = await loadRuleFiles(files, this.clock());
     if (!result.ruleSet) return this.refuse(result.errors);
+    const refused = await this.dryRunNew(result.ruleSet);
+    if (refused.length > 0) return this.refuse(refused);
     this.current = result.ruleSet;
     this.lastErrors = [];
     const nowS = this.clock() / 1000;
@@ -124,6 +141,22 @@ export class RuleStore {
     this.log(`loaded ${result.ruleSet.services.length} service(s) from ${files.length} file(s)`);
     for (const l of this.listeners) l(result.ruleSet);
     return { ok: true, changed: true, errors: [] };
+  }
+
+  /** Queries the served set does not have yet, run once each: a query Prometheus refuses refuses the set. */
+  private async dryRunNew(candidate: RuleSet): Promise<RuleError[]> {
+    const dryRun = this.opts.dryRun;
+    if (!dryRun) return [];
+    const known = new Set((this.current?.services ?? []).flatMap((s) => queriesOf(s).map((q) => q.promql)));
+    const checks: { rule: ServiceRule; field: string; promql: string }[] = [];
+    for (const rule of candidate.services) for (const q of queriesOf(rule)) if (!known.has(q.promql)) checks.push({ rule, field: q.field, promql: q.promql });
+    const answers = await Promise.all(checks.map((c) => dryRun(c.promql).catch(() => undefined)));
+    return checks.flatMap((c, i) => {
+      const error = answers[i];
+      if (error === undefined) return [];
+      const { file, line, col } = c.rule.source;
+      return [{ file, line, col, path: `services[${c.rule.name}].${c.field}`, message: `Prometheus refuses the query: ${error}` }];
+    });
   }
 
   private refuse(errors: RuleError[]): ReloadOutcome {

@@ -300,3 +300,30 @@ describe('rules: guard readings at the edge', () => {
     assert.deepEqual(await drop((h) => h.prom.answers.set(TBT_Q, vector([{}, NaN]))), { prefill: 6, decode: 4 });
   });
 });
+
+describe('rules: a reload during an evaluation', () => {
+  it('an evaluation whose rule changed while it awaited the replica source stores nothing for the old pools', async () => {
+    let release!: (r: Record<string, number>) => void;
+    const h = harness(chatRules(), { replicaSource: () => new Promise((r) => (release = r)) });
+    good(h);
+    const running = h.evaluator.evaluate('chat');
+    await new Promise((r) => setImmediate(r));
+    h.evaluator.setRules(ruleSetOf(chatRules().replace(/decode-h100/g, 'decode-h200')));
+    release({ 'prefill-h100': 1, 'decode-h100': 1 });
+    await running;
+    assert.equal(h.evaluator.state('chat')!.lastGood, undefined, 'the old evaluation published nothing');
+    assert.doesNotMatch(await h.registry.metrics(), /baton_rules_desired_replicas\{[^}]*pool="decode-h100"/);
+  });
+
+  it('a service removed while its evaluation awaited publishes nothing', async () => {
+    let release!: (r: Record<string, number>) => void;
+    const h = harness(chatRules(), { replicaSource: () => new Promise((r) => (release = r)) });
+    good(h);
+    const running = h.evaluator.evaluate('chat');
+    await new Promise((r) => setImmediate(r));
+    h.evaluator.setRules({ services: [], files: [], loadedAtMs: 0 });
+    release({ 'prefill-h100': 1, 'decode-h100': 1 });
+    await running;
+    assert.doesNotMatch(await h.registry.metrics(), /baton_rules_desired_replicas\{[^}]*service="chat"/);
+  });
+});

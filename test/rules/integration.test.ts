@@ -9,9 +9,11 @@ import { MetricError } from '../../adapter/provider.js';
 import { decide } from '../../engine/core/decide.js';
 import { checkRules } from '../../rules/check.js';
 import { Evaluator } from '../../rules/evaluator.js';
+import { dryRunQuery } from '../../adapter/main.js';
 import { loadRuleFiles } from '../../rules/load.js';
 import { PrometheusClient } from '../../rules/prometheus.js';
 import { RulesProvider } from '../../rules/provider.js';
+import { RuleStore } from '../../rules/store.js';
 import { policyConfigOf, type RuleSet } from '../../rules/types.js';
 import { startTsdb, type RunningTsdb, type TsdbKind } from '../support/prometheus.js';
 import { FakeVllmExporter } from '../support/vllm-exporter.js';
@@ -137,6 +139,27 @@ for (const kind of ['prometheus', 'victoria-metrics'] as TsdbKind[]) {
       assert.match(decodeQ.verdict!, /^usable/);
       const guardQ = report.queries.find((q) => q.name === 'guard:tbt_p99')!;
       assert.equal(guardQ.shape?.kind === 'vector' && guardQ.shape.series, 1);
+    });
+
+    it('a hot reload dry-runs new queries: one the TSDB refuses (bad regex) refuses the set, the old keeps serving', async () => {
+      const rdir = mkdtempSync(join(tmpdir(), 'baton-dry-'));
+      try {
+        writeFileSync(join(rdir, 'chat.yaml'), RULES);
+        const store = new RuleStore({ dir: rdir, log: () => {}, dryRun: (q) => dryRunQuery(client, q) });
+        const first = await store.load();
+        // Parses and type-checks locally; only the server can say the regex does not compile.
+        const bad = RULES.replace('{name: tbt_p99, slo: 0.5,', `{name: tbt_p99, promql: 'max(label_replace(up, "a", "$1", "job", "(("))', slo: 0.5,`);
+        assert.notEqual(bad, RULES);
+        writeFileSync(join(rdir, 'chat.yaml'), bad);
+        const out = await store.reload();
+        assert.equal(out.ok, false);
+        assert.match(out.errors[0]!.message, /Prometheus refuses the query/);
+        assert.match(out.errors[0]!.path, /guards\[tbt_p99\]/);
+        assert.equal(store.rules, first, 'the old set keeps serving');
+        store.close();
+      } finally {
+        rmSync(rdir, { recursive: true, force: true });
+      }
     });
 
     it('when the TSDB goes away: the last good value is served until max staleness, then 503', async () => {

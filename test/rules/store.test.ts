@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { RuleStore } from '../../rules/store.js';
-import type { RuleSet } from '../../rules/types.js';
+import { formatRuleError, type RuleSet } from '../../rules/types.js';
 import { chatRules } from './fixtures.js';
 
 const waitFor = async (cond: () => boolean, ms = 5000): Promise<void> => {
@@ -85,5 +85,44 @@ describe('rules: hot reload', () => {
     await store.load();
     const out = await store.reload();
     assert.equal(out.changed, false);
+  });
+});
+
+describe('rules: reload refuses queries that cannot run', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'baton-store-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('rate() of an instant vector is refused at load with file:line:col, before any Prometheus is asked', async () => {
+    writeFileSync(join(dir, 'a.yaml'), chatRules());
+    const asked: string[] = [];
+    const store = new RuleStore({ dir, log: () => {}, dryRun: async (q) => (asked.push(q), undefined) });
+    const good = await store.load();
+    writeFileSync(join(dir, 'a.yaml'), chatRules().replace("rate(vllm:generation_tokens_total{service=\"chat\"}[1m])", 'rate(vllm:generation_tokens_total{service="chat"})'));
+    const out = await store.reload();
+    assert.equal(out.ok, false);
+    assert.match(formatRuleError(out.errors[0]!), /a\.yaml:6:46: services\[0\]\.decodeTps\.promql: expected type range vector in call to function "rate", got instant vector/);
+    assert.equal(store.rules, good);
+    assert.equal(asked.length, 2, 'only the first load dry-ran its two queries');
+  });
+
+  it('a new query Prometheus refuses refuses the set; unchanged queries are not asked again; no answer means accepted', async () => {
+    writeFileSync(join(dir, 'a.yaml'), chatRules());
+    const asked: string[] = [];
+    let verdict: string | undefined = undefined;
+    const store = new RuleStore({ dir, log: () => {}, dryRun: async (q) => (asked.push(q), verdict) });
+    const good = await store.load();
+    asked.length = 0;
+    verdict = 'bad_data: invalid regular expression';
+    writeFileSync(join(dir, 'a.yaml'), chatRules().replace('sum by (le)', 'sum by (le, pod)'));
+    const out = await store.reload();
+    assert.equal(out.ok, false);
+    assert.match(out.errors[0]!.message, /Prometheus refuses the query: bad_data: invalid regular expression/);
+    assert.equal(out.errors[0]!.path, 'services[chat].guards[tbt_p99]');
+    assert.equal(asked.length, 1, 'only the changed guard query');
+    assert.equal(store.rules, good);
+    verdict = undefined; // unreachable: the local checks stand alone
+    writeFileSync(join(dir, 'a.yaml'), chatRules().replace('sum by (le)', 'sum by (le, instance)'));
+    assert.equal((await store.reload()).ok, true);
   });
 });
