@@ -3,9 +3,11 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { Evaluator, lastDecisionReplicas, type ReplicaSource } from '../rules/evaluator.js';
 import { PrometheusClient, PrometheusError, type PrometheusClientOptions } from '../rules/prometheus.js';
+import { redactUrl } from '../rules/redact.js';
 import { RuleStore } from '../rules/store.js';
 import type { AuthenticationConfig } from './authn.js';
 import { CachedRulesProvider } from './cached-provider.js';
+import { watchServingCert } from './cert-reload.js';
 import { PlanBridge } from './plan-bridge.js';
 import { DEFAULT_STATE_MAX_AGE_S, StateFileWriter, loadStateFile } from './state-file.js';
 import { authenticationConfigFromCluster, authenticationConfigFromFiles, loadKubeConfig, pollAuthenticationConfig, sarReviewerFromKubeConfig } from './kube.js';
@@ -32,6 +34,8 @@ export interface AdapterOptions {
   stateFile?: string;
   /** Memories older than this are ignored at start (default 900 s). */
   stateMaxAgeS?: number;
+  /** How often the serving certificate files are checked for a renewal (default 10 s). */
+  certReloadMs?: number;
 }
 
 export interface RunningAdapter {
@@ -95,7 +99,11 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
   const stopPolling = kubeconfig
     ? pollAuthenticationConfig(kubeconfig, (cfg) => server.setAuthentication(cfg), (err) => log('warn', 'reading extension-apiserver-authentication failed', { error: String(err) }))
     : undefined;
-  log('info', 'baton adapter serving', { url: server.url, rules: o.rulesDir, prometheus: o.prometheus.url, services: rules.services.length });
+  const stopCertWatch = 'certFile' in o.tls
+    ? watchServingCert(o.tls.certFile, o.tls.keyFile, (c, k) => server.setServingCert(c, k), (err) => log('warn', err.message), o.certReloadMs ?? 10_000,
+      () => log('info', 'serving certificate reloaded', { certFile: 'certFile' in o.tls ? o.tls.certFile : '' }))
+    : undefined;
+  log('info', 'baton adapter serving', { url: server.url, rules: o.rulesDir, prometheus: redactUrl(o.prometheus.url), services: rules.services.length });
   return {
     server,
     evaluator,
@@ -103,6 +111,7 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
     registry,
     async close() {
       stopPolling?.();
+      stopCertWatch?.();
       await server.close();
       await evaluator.stop();
       stateWriter?.flush();

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { redactUrl } from './redact.js';
 
 export interface PrometheusClientOptions {
   /** Base URL, e.g. http://127.0.0.1:9090 or https://vm.example/select/0/prometheus (api/v1/query is appended). */
@@ -12,6 +13,8 @@ export interface PrometheusClientOptions {
   /** Read on every request, so a rotated (projected) token is picked up. */
   bearerTokenFile?: string;
   basicAuth?: { username: string; password: string };
+  /** `user:password` in a file, read on every request (a mounted Secret that rotates); never on the command line. */
+  basicAuthFile?: string;
   /** PEM of the CA that signed the server certificate (or caFile). */
   ca?: string;
   caFile?: string;
@@ -178,6 +181,13 @@ export function parseQueryResponse(body: unknown): QueryResult {
   }
 }
 
+/** `user:password` (the password may contain ':'); the error names where it came from, never the secret. */
+export function parseBasicAuth(text: string, where: string): { username: string; password: string } {
+  const i = text.indexOf(':');
+  if (i <= 0) throw new Error(`${where}: basic auth must be user:password`);
+  return { username: text.slice(0, i), password: text.slice(i + 1) };
+}
+
 export class PrometheusClient {
   private readonly base: URL;
   private readonly ca?: string;
@@ -187,7 +197,7 @@ export class PrometheusClient {
 
   constructor(private readonly opts: PrometheusClientOptions) {
     this.base = new URL(opts.url.endsWith('/') ? opts.url : opts.url + '/');
-    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') throw new Error(`Prometheus URL must be http(s): ${opts.url}`);
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') throw new Error(`Prometheus URL must be http(s): ${redactUrl(opts.url)}`);
     const ca = opts.ca ?? (opts.caFile ? readFileSync(opts.caFile, 'utf8') : undefined);
     if (ca !== undefined) this.ca = ca;
     this.timeoutMs = opts.timeoutMs ?? 5000;
@@ -197,8 +207,9 @@ export class PrometheusClient {
       : new http.Agent({ keepAlive: true });
   }
 
+  /** The base URL with any credentials in it redacted (for logs). */
   get url(): string {
-    return this.base.toString();
+    return redactUrl(this.base.toString());
   }
 
   /** An instant query (POST /api/v1/query), at `timeS` or now. */
@@ -233,7 +244,10 @@ export class PrometheusClient {
     const h: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...(this.opts.headers ?? {}) };
     const token = this.opts.bearerToken ?? (this.opts.bearerTokenFile ? readFileSync(this.opts.bearerTokenFile, 'utf8').trim() : undefined);
     if (token) h.authorization = `Bearer ${token}`;
-    else if (this.opts.basicAuth) h.authorization = `Basic ${Buffer.from(`${this.opts.basicAuth.username}:${this.opts.basicAuth.password}`).toString('base64')}`;
+    else {
+      const basic = this.opts.basicAuthFile ? parseBasicAuth(readFileSync(this.opts.basicAuthFile, 'utf8').trim(), this.opts.basicAuthFile) : this.opts.basicAuth;
+      if (basic) h.authorization = `Basic ${Buffer.from(`${basic.username}:${basic.password}`).toString('base64')}`;
+    }
     return h;
   }
 

@@ -1,6 +1,7 @@
 // `baton adapter`: the External Metrics API server over PromQL rules.
 import { Command } from 'commander';
 import { startAdapter, type AdapterOptions } from '../../adapter/main.js';
+import { parseBasicAuth } from '../../rules/prometheus.js';
 import { integer } from '../options.js';
 
 interface AdapterFlags {
@@ -8,6 +9,7 @@ interface AdapterFlags {
   prometheus: string;
   prometheusBearerTokenFile?: string;
   prometheusBasicAuth?: string;
+  prometheusBasicAuthFile?: string;
   prometheusCaFile?: string;
   host: string;
   port: number;
@@ -34,7 +36,8 @@ export function adapterCommand(): Command {
     .requiredOption('--rules <dir>', 'directory of rule files (YAML), hot-reloaded')
     .requiredOption('--prometheus <url>', 'Prometheus (or VictoriaMetrics) HTTP API base URL')
     .option('--prometheus-bearer-token-file <file>', 'bearer token for Prometheus (re-read on every query)')
-    .option('--prometheus-basic-auth <user:password>', 'basic auth for Prometheus')
+    .option('--prometheus-basic-auth-file <file>', 'basic auth for Prometheus: a file holding user:password (re-read on every query)')
+    .option('--prometheus-basic-auth <user:password>', 'basic auth for Prometheus (visible in the process list: prefer the file or $BATON_PROMETHEUS_BASIC_AUTH)')
     .option('--prometheus-ca-file <file>', 'CA bundle that signed the Prometheus server certificate')
     .option('--host <addr>', 'listen address', '127.0.0.1')
     .option('--port <n>', 'HTTPS port (0 = free)', integer('--port'), 6443)
@@ -71,10 +74,11 @@ export function adapterCommand(): Command {
       const prometheus: AdapterOptions['prometheus'] = { url: f.prometheus };
       if (f.prometheusBearerTokenFile) prometheus.bearerTokenFile = f.prometheusBearerTokenFile;
       if (f.prometheusCaFile) prometheus.caFile = f.prometheusCaFile;
-      if (f.prometheusBasicAuth) {
-        const i = f.prometheusBasicAuth.indexOf(':');
-        if (i < 0) fail('--prometheus-basic-auth must be user:password');
-        prometheus.basicAuth = { username: f.prometheusBasicAuth.slice(0, i), password: f.prometheusBasicAuth.slice(i + 1) };
+      if (f.prometheusBasicAuthFile) prometheus.basicAuthFile = f.prometheusBasicAuthFile;
+      else if (process.env.BATON_PROMETHEUS_BASIC_AUTH) prometheus.basicAuth = parseBasicAuth(process.env.BATON_PROMETHEUS_BASIC_AUTH, '$BATON_PROMETHEUS_BASIC_AUTH');
+      else if (f.prometheusBasicAuth) {
+        prometheus.basicAuth = parseBasicAuth(f.prometheusBasicAuth, '--prometheus-basic-auth');
+        console.error('baton adapter: warning: --prometheus-basic-auth puts the password in the process list; use --prometheus-basic-auth-file or $BATON_PROMETHEUS_BASIC_AUTH');
       }
       const opts: AdapterOptions = { rulesDir: f.rules, prometheus, host: f.host, port: f.port, tls, security };
       if (f.metricsPort !== undefined) opts.metricsPort = f.metricsPort;

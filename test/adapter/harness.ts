@@ -7,7 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startAdapter, type RunningAdapter } from '../../adapter/main.js';
+import { startAdapter, type AdapterOptions, type RunningAdapter } from '../../adapter/main.js';
 import type { LogLevel } from '../../adapter/server.js';
 import { get, testPki, type Reply } from './fixtures.js';
 
@@ -60,7 +60,7 @@ export interface AdapterHarness {
 }
 
 /** startAdapter with files-mode security (client CA + front-proxy CA, every authenticated user allowed). */
-export async function startAdapterHarness(o: { rules: Record<string, string>; prometheusUrl: string }): Promise<AdapterHarness> {
+export async function startAdapterHarness(o: { rules: Record<string, string>; prometheusUrl: string; extra?: Partial<AdapterOptions> }): Promise<AdapterHarness> {
   const dir = mkdtempSync(join(tmpdir(), 'baton-adapter-e2e-'));
   const rulesDir = join(dir, 'rules');
   mkdirSync(rulesDir);
@@ -76,6 +76,7 @@ export async function startAdapterHarness(o: { rules: Record<string, string>; pr
       tls: { certFile: pki.servingCert, keyFile: pki.servingKey },
       security: { mode: 'files', requestheaderClientCaFile: pki.frontProxyCa, clientCaFile: pki.clientCa, authorizeAll: true },
       log: (level, message, fields) => logs.push(fields ? { level, message, fields } : { level, message }),
+      ...o.extra,
     });
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
