@@ -91,6 +91,37 @@ describe('e2e: manifests applied server-side to the real control plane', functio
     assert.equal(await can('mallory', { verb: 'list', group: 'external.metrics.k8s.io', resource: 'baton_desired_replicas', namespace: 'llm' }), false, 'an unprivileged user reads no metrics');
   });
 
+  it('the admission policy lets Baton\'s ServiceAccount change only pod-deletion-cost on pods and baton.io/ labels on nodes', async () => {
+    await cluster!.apply([
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'vap-e2e' } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'vap-e2e', labels: { app: 'x' } }, spec: { containers: [{ name: 'c', image: 'x' }], nodeSelector: { none: 'none' } } },
+    ]);
+    const asBaton = ['--as=system:serviceaccount:baton-system:baton', '--as-group=system:serviceaccounts', '--as-group=system:authenticated'];
+    const patch = (kind: string, name: string, body: object, ns?: string) =>
+      cluster!.kubectl(['patch', kind, name, ...(ns ? ['-n', ns] : []), '--type=merge', '-p', JSON.stringify(body), ...asBaton]);
+    // The policy takes a moment to be enforced after creation: retry the allowed patch, then the denied ones.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await assert.rejects(patch('pod', 'p', { metadata: { labels: { app: 'y' } } }, 'vap-e2e'), /baton-writes-only-its-own-fields|pod-deletion-cost/);
+        break;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    await patch('pod', 'p', { metadata: { annotations: { 'controller.kubernetes.io/pod-deletion-cost': '-5' } } }, 'vap-e2e');
+    await assert.rejects(patch('pod', 'p', { metadata: { annotations: { other: '1' } } }, 'vap-e2e'), /pod-deletion-cost/);
+    const node = JSON.parse(await cluster!.kubectl(['get', 'nodes', '-o', 'json'])) as { items: { metadata: { name: string } }[] };
+    if (node.items.length > 0) {
+      const n = node.items[0]!.metadata.name;
+      await patch('node', n, { metadata: { labels: { 'baton.io/slot.chat.decode': '2' } } });
+      await assert.rejects(patch('node', n, { metadata: { labels: { 'node-role.kubernetes.io/gpu': '' } } }), /baton\.io/);
+    }
+    // Anyone else is not matched by the policy.
+    await cluster!.kubectl(['patch', 'pod', 'p', '-n', 'vap-e2e', '--type=merge', '-p', JSON.stringify({ metadata: { labels: { app: 'z' } } })]);
+  });
+
   it('the monitoring objects without CRDs (dashboards ConfigMap) apply server-side', async () => {
     const objects = await applyOverlay('monitoring');
     assert.ok(objects.some((o) => o.kind === 'ConfigMap'), 'the dashboards ConfigMap');

@@ -61,11 +61,11 @@ describe('manifests (kubectl kustomize, offline)', function () {
   it('renders every kustomize root into Kubernetes objects', () => {
     for (const [name, objs] of rendered) assert.ok(objs.length > 0, `${name} rendered nothing`);
     const kinds = new Set(get('development').map((o) => o.kind));
-    for (const k of ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'Secret', 'Service', 'Deployment', 'APIService']) {
+    for (const k of ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'Secret', 'Service', 'Deployment', 'APIService', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) {
       assert.ok(kinds.has(k), `development overlay lacks a ${k}`);
     }
     // Namespaced objects must name their namespace (the base sets none globally, to keep kube-system's RoleBinding there).
-    const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'APIService']);
+    const clusterScoped = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'APIService', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     for (const [name, objs] of rendered) {
       for (const o of objs) if (!clusterScoped.has(o.kind)) assert.ok(o.metadata.namespace, `${name}: ${o.kind}/${o.metadata.name} has no namespace`);
     }
@@ -107,9 +107,10 @@ describe('manifests (kubectl kustomize, offline)', function () {
     const objs = get('base');
     const rules = (find(objs, 'ClusterRole', 'baton').rules as PolicyRule[]);
     const grants = new Set(rules.flatMap((r) => (r.apiGroups ?? []).flatMap((g) => (r.resources ?? []).flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))));
-    for (const g of ['/nodes:get', '/nodes:list', '/nodes:watch', '/nodes:patch', '/pods:list', '/pods:patch', 'apps/deployments:list', 'apps/deployments:watch', '/events:create']) {
+    for (const g of ['/nodes:get', '/nodes:list', '/nodes:patch', '/pods:list', '/pods:patch', '/events:create']) {
       assert.ok(grants.has(g), `ClusterRole baton lacks ${g}`);
     }
+    assert.ok(![...grants].some((g) => g.startsWith('apps/')), 'nothing reads workloads: no apps/* grants');
     for (const r of rules) {
       assert.ok(!r.verbs.includes('*') && !(r.resources ?? []).includes('*') && !(r.apiGroups ?? []).includes('*'), `wildcard in ${JSON.stringify(r)}`);
       for (const v of ['delete', 'deletecollection', 'create', 'update', 'escalate', 'bind', 'impersonate']) {
@@ -123,6 +124,17 @@ describe('manifests (kubectl kustomize, offline)', function () {
     const nsGrants = (ns.rules as PolicyRule[]).flatMap((r) => (r.resources ?? []).map((res) => `${res}:${r.verbs.join(',')}`));
     assert.ok(nsGrants.some((g) => g.startsWith('leases:') && g.includes('create') && g.includes('update')), nsGrants.join(' '));
     assert.ok(nsGrants.some((g) => g.startsWith('configmaps:') && g.includes('update')), nsGrants.join(' '));
+  });
+
+  it('a ValidatingAdmissionPolicy narrows Baton\'s pod and node patches to the fields the engine sets, enforced (Deny)', () => {
+    const objs = get('base');
+    const vap = find(objs, 'ValidatingAdmissionPolicy', 'baton-writes-only-its-own-fields') as unknown as { spec: { matchConditions: { expression: string }[]; validations: { expression: string }[]; matchConstraints: { resourceRules: { resources: string[]; operations: string[] }[] } } };
+    assert.match(vap.spec.matchConditions[0]!.expression, /system:serviceaccount:baton-system:baton/);
+    assert.deepEqual(vap.spec.matchConstraints.resourceRules[0]!.operations, ['UPDATE']);
+    assert.ok(vap.spec.validations.some((v) => v.expression.includes("'pods'") && v.expression.includes('costKey')));
+    assert.ok(vap.spec.validations.some((v) => v.expression.includes("'nodes'") && v.expression.includes("'baton.io/'")));
+    const binding = find(objs, 'ValidatingAdmissionPolicyBinding', 'baton-writes-only-its-own-fields') as unknown as { spec: { policyName: string; validationActions: string[] } };
+    assert.deepEqual(binding.spec, { policyName: 'baton-writes-only-its-own-fields', validationActions: ['Deny'] });
   });
 
   it('binds system:auth-delegator and the kube-system authentication reader to the ServiceAccount', () => {
