@@ -91,8 +91,13 @@ function typeOf(q: string, node: SyntaxNode): Inferred {
       return STR;
     case 'VectorSelector':
       return V;
-    case 'MatrixSelector':
+    case 'MatrixSelector': {
+      // lezer reads `-x[1m]` as (-x)[1m]; Prometheus reads -(x[1m]) and refuses the unary minus on a range vector.
+      const [inner] = exprChildren(node);
+      if (inner?.name === 'UnaryExpr') throw new TypeFailure(node.from, 'unary expression only allowed on expressions of type scalar or instant vector, got range vector');
+      if (inner && inner.name !== 'VectorSelector') throw new TypeFailure(node.from, 'ranges only allowed for vector selectors');
       return M;
+    }
     case 'ParenExpr':
     case 'OffsetExpr':
     case 'StepInvariantExpr': {

@@ -302,28 +302,27 @@ describe('rules: guard readings at the edge', () => {
 });
 
 describe('rules: a reload during an evaluation', () => {
-  it('an evaluation whose rule changed while it awaited the replica source stores nothing for the old pools', async () => {
+  /** Starts an evaluation that waits in the replica source, applies `change`, then lets it finish. */
+  async function changeMidEvaluation(change: (h: ReturnType<typeof harness>) => void) {
     let release!: (r: Record<string, number>) => void;
     const h = harness(chatRules(), { replicaSource: () => new Promise((r) => (release = r)) });
     good(h);
     const running = h.evaluator.evaluate('chat');
     await new Promise((r) => setImmediate(r));
-    h.evaluator.setRules(ruleSetOf(chatRules().replace(/decode-h100/g, 'decode-h200')));
+    change(h);
     release({ 'prefill-h100': 1, 'decode-h100': 1 });
     await running;
+    return h;
+  }
+
+  it('an evaluation whose rule changed while it awaited the replica source stores nothing for the old pools', async () => {
+    const h = await changeMidEvaluation((x) => x.evaluator.setRules(ruleSetOf(chatRules().replace(/decode-h100/g, 'decode-h200'))));
     assert.equal(h.evaluator.state('chat')!.lastGood, undefined, 'the old evaluation published nothing');
     assert.doesNotMatch(await h.registry.metrics(), /baton_rules_desired_replicas\{[^}]*pool="decode-h100"/);
   });
 
   it('a service removed while its evaluation awaited publishes nothing', async () => {
-    let release!: (r: Record<string, number>) => void;
-    const h = harness(chatRules(), { replicaSource: () => new Promise((r) => (release = r)) });
-    good(h);
-    const running = h.evaluator.evaluate('chat');
-    await new Promise((r) => setImmediate(r));
-    h.evaluator.setRules({ services: [], files: [], loadedAtMs: 0 });
-    release({ 'prefill-h100': 1, 'decode-h100': 1 });
-    await running;
+    const h = await changeMidEvaluation((x) => x.evaluator.setRules({ services: [], files: [], loadedAtMs: 0 }));
     assert.doesNotMatch(await h.registry.metrics(), /baton_rules_desired_replicas\{[^}]*service="chat"/);
   });
 });

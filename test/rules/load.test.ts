@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRuleFiles, loadRuleText } from '../../rules/load.js';
+import { promqlTypeError } from '../../rules/promql-types.js';
 import { policyConfigOf, type RuleError } from '../../rules/types.js';
 
 const minimal = (extra = '', pools = '') => `services:
@@ -158,4 +159,27 @@ describe('rules: loading and validation', () => {
     assert.deepEqual(r.errors, []);
     assert.equal(r.ruleSet!.services[0]!.guards.length, 2);
   });
+});
+
+describe('rules: PromQL type checks at load (Prometheus semantics)', () => {
+  const cases: [string, RegExp][] = [
+    ['rate(x)', /expected type range vector in call to function "rate", got instant vector/],
+    ['sum(x[5m])', /expected type instant vector in aggregation expression, got range vector/],
+    ['abs(x[1m])', /expected type instant vector in call to function "abs", got range vector/],
+    ['clamp_min(x)', /expected 2 argument\(s\) in call to "clamp_min", got 1/],
+    ['round(x, 1, 2)', /expected 1 to 2 argument\(s\) in call to "round", got 3/],
+    ['x and 1', /set operator "and" not allowed in binary scalar expression/],
+    ['1 > 2', /comparisons between scalars must use BOOL modifier/],
+    ['topk("a", x)', /expected type scalar in aggregation parameter, got string/],
+    ['(x[5m])[5m:1m]', /subquery is only allowed on instant vector/],
+    ['-x[1m]', /unary expression only allowed on expressions of type scalar or instant vector, got range vector/],
+    ['x[5m]', /must evaluate to an instant vector or a scalar, got range vector/],
+  ];
+  for (const [q, want] of cases) {
+    it(`refuses ${q}`, () => assert.match(promqlTypeError(q)?.message ?? 'accepted', want));
+  }
+  for (const q of ['sum by (pool) (rate(x{a="b"}[1m]))', 'histogram_quantile(0.99, sum by (le) (rate(b[1m])))', 'scalar(x) * 2', '1 > bool 2',
+    'sum(rate(x[1m])) unless on() (count(up == 0) > 0)', 'label_join(x, "a", ",", "b", "c")', 'quantile_over_time(0.9, x[5m])', 'rate(x[5m] @ 100)', 'max_over_time(x[5m:1m])']) {
+    it(`accepts ${q}`, () => assert.equal(promqlTypeError(q), undefined));
+  }
 });
