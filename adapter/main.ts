@@ -1,12 +1,14 @@
 // `baton adapter`: rules from a directory (hot-reloaded) → evaluator on its own intervals → provider → External
 // Metrics API server. The one place that wires the parts; the CLI, the e2e harness and the benchmarks all start it here.
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { Evaluator, lastDecisionReplicas, type ReplicaSource } from '../rules/evaluator.js';
+import { Evaluator, lastDecisionReplicas, type GoodValue, type ReplicaSource } from '../rules/evaluator.js';
 import { PrometheusClient, PrometheusError, type PrometheusClientOptions } from '../rules/prometheus.js';
 import { redactUrl } from '../rules/redact.js';
 import { RuleStore } from '../rules/store.js';
 import type { AuthenticationConfig } from './authn.js';
 import { CachedRulesProvider } from './cached-provider.js';
+import type { HaCoordinator } from './ha/coordinator.js';
+import { startHa, type HaSettings } from './ha/start.js';
 import { watchServingCert } from './cert-reload.js';
 import { PlanBridge } from './plan-bridge.js';
 import { DEFAULT_STATE_MAX_AGE_S, StateFileWriter, loadStateFile } from './state-file.js';
@@ -36,10 +38,14 @@ export interface AdapterOptions {
   stateMaxAgeS?: number;
   /** How often the serving certificate files are checked for a renewal (default 10 s). */
   certReloadMs?: number;
+  /** High availability (adapter/ha): replicas elect a leader and serve its decisions from ConfigMaps. */
+  ha?: HaSettings;
 }
 
 export interface RunningAdapter {
   server: AdapterServer;
+  /** Present with `ha`: leadership and the store. */
+  ha?: HaCoordinator;
   evaluator: Evaluator;
   store: RuleStore;
   registry: Registry;
@@ -66,8 +72,10 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
     : undefined;
   const restore = o.stateFile ? loadStateFile(o.stateFile, Date.now(), o.stateMaxAgeS ?? DEFAULT_STATE_MAX_AGE_S, (m) => log('warn', m)) : {};
   const stateWriter = o.stateFile ? new StateFileWriter(o.stateFile, () => evaluatorRef?.memories() ?? {}, (m) => log('warn', m)) : undefined;
+  let ha: HaCoordinator | undefined;
   const evaluator = new Evaluator({
     query: (q) => prom.query(q), registry, log: (m) => log('warn', m), replicaSource: oneAtATime(lastDecisionReplicas),
+    ...(o.ha ? { deferPublish: (service: string, good: GoodValue) => ha?.publish(service, good) } : {}),
     ...(bridge ? { afterDecision: bridge.afterDecision } : {}),
     restore,
     ...(stateWriter ? { onDecision: () => stateWriter.changed() } : {}),
@@ -80,7 +88,12 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
     log('info', 'rules reloaded', { services: rs.services.length });
   });
   store.watch();
-  evaluator.start();
+  if (o.ha) {
+    const settings = { ...o.ha, ...(o.ha.kubeconfig === undefined && o.security.mode !== 'insecure-dev' && o.security.kubeconfig ? { kubeconfig: o.security.kubeconfig } : {}) };
+    await startHa(settings, evaluator, (m) => log('info', m), (c) => (ha = c));
+  } else {
+    evaluator.start();
+  }
 
   const { auth, kubeconfig } = await authOptions(o);
   const serverOpts: Parameters<typeof createAdapterServer>[0] = {
@@ -109,9 +122,11 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
     evaluator,
     store,
     registry,
+    ...(ha ? { ha } : {}),
     async close() {
       stopPolling?.();
       stopCertWatch?.();
+      await ha?.stop(); // a clean stop hands the lease over at once
       await server.close();
       await evaluator.stop();
       stateWriter?.flush();

@@ -1,7 +1,7 @@
 // The evaluation loop: each service's queries run on the service's own interval, never on the HPA request path.
 // Query results become an observation for the policy core's decide(); its decision is kept in memory with timestamp and
 // window until the next good evaluation. Unusable data never becomes a decision: the last good value is kept and ages.
-import { decide } from '../engine/core/decide.js';
+import { decide, noteSignalMissing } from '../engine/core/decide.js';
 import type { Decision, GuardReading, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
 import type { Registry } from 'prom-client';
 import { SharedQueries } from './dedupe.js';
@@ -112,6 +112,12 @@ export interface EvaluatorOptions {
   restore?: Record<string, ServiceMemory>;
   /** Called after every decision with the service's memory (to save it). */
   onDecision?: (service: string, memory: ServiceMemory) => void;
+  /**
+   * High availability (adapter/ha): a decision is handed here instead of being served at once; the coordinator
+   * publishes it to the cluster-object store and every replica, this one included, serves it through adopt() at the
+   * same instant.
+   */
+  deferPublish?: (service: string, good: GoodValue) => void;
 }
 
 export class Evaluator {
@@ -126,6 +132,7 @@ export class Evaluator {
   private readonly afterDecision: AfterDecision | undefined;
   private readonly restore: Map<string, ServiceMemory>;
   private readonly onDecision: ((service: string, memory: ServiceMemory) => void) | undefined;
+  private readonly deferPublish: ((service: string, good: GoodValue) => void) | undefined;
   private ruleSet: RuleSet = { services: [], files: [], loadedAtMs: 0 };
   private started = false;
   private readonly refreshStaleness = (): void => this.updateStaleness();
@@ -139,6 +146,7 @@ export class Evaluator {
     this.afterDecision = opts.afterDecision;
     this.restore = new Map(Object.entries(opts.restore ?? {}));
     this.onDecision = opts.onDecision;
+    this.deferPublish = opts.deferPublish;
     this.metrics.beforeScrape.add(this.refreshStaleness);
   }
 
@@ -210,6 +218,35 @@ export class Evaluator {
     if (this.started) return;
     this.started = true;
     for (const rule of this.ruleSet.services) this.schedule(rule.name, 0);
+  }
+
+  /** Stops evaluating (a follower serves what the leader publishes); start() resumes. */
+  async pause(): Promise<void> {
+    this.started = false;
+    for (const name of [...this.timers.keys()]) this.clearTimer(name);
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  get evaluating(): boolean {
+    return this.started;
+  }
+
+  /**
+   * Serves a decision made elsewhere (the HA leader's, read back from the store) as this service's current value.
+   * With `withPolicy`, its policy state becomes this replica's too, so a follower that takes over resumes the fleet's
+   * level. Refused (false) when the service is unknown here or its pools differ (replicas on different rule sets).
+   */
+  adopt(service: string, good: GoodValue, withPolicy: boolean): boolean {
+    const st = this.states.get(service);
+    if (!st) return false;
+    const pools = st.rule.pools.map((p) => p.name).sort().join(',');
+    if (good.values.map((v) => v.pool).sort().join(',') !== pools) return false;
+    st.lastGood = good;
+    if (withPolicy) st.policy = structuredClone(good.decision.state);
+    delete st.restored;
+    for (const v of good.values) this.metrics.desiredReplicas.set({ service, role: v.role, pool: v.pool }, v.value);
+    this.setStaleness(service, st, this.clock());
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -314,7 +351,10 @@ export class Evaluator {
     });
     if (rule.periodic?.when && !evaluateWhen(rule.periodic.when, when)) delete cfg.periodic;
     const signalNotNeeded = cfg.periodic?.mode === 'only';
-    if (!signal.ok && !signalNotNeeded) return this.hold(st, `decode TPS unusable: ${signal.problem}`);
+    if (!signal.ok && !signalNotNeeded) {
+      st.policy = noteSignalMissing(st.policy, nowS);
+      return this.hold(st, `decode TPS unusable: ${signal.problem}`);
+    }
 
     const guards: Record<string, GuardReading> = {};
     for (const g of cfg.guards) guards[g.name] = readings[g.name];
@@ -334,12 +374,16 @@ export class Evaluator {
     const good: GoodValue = { decision, atMs: nowMs, values: published };
     if (extraReasons?.length) good.extraReasons = extraReasons;
     if (rule.windowS !== undefined) good.windowS = rule.windowS;
-    st.lastGood = good;
     delete st.lastProblem;
-    delete st.restored;
     this.onDecision?.(rule.name, memoryOf(decision.state, published, nowMs));
     this.metrics.evaluations.inc({ rule: rule.name, result: 'ok' });
     for (const r of decision.reasons) this.metrics.decisionReasons.inc({ rule: rule.name, code: r.code });
+    if (this.deferPublish) {
+      this.deferPublish(rule.name, good);
+      return;
+    }
+    st.lastGood = good;
+    delete st.restored;
     for (const v of published) this.metrics.desiredReplicas.set({ service: rule.name, role: v.role, pool: v.pool }, v.value);
     this.metrics.staleness.set({ rule: rule.name }, 0);
   }

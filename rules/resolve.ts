@@ -78,7 +78,8 @@ export function resolveService(raw: RawService, index: number, sink: ErrorSink):
     decodeTpsPerUnit: raw.decodeTpsPerUnit,
     decodeTps,
     guards,
-    stability: { ...DEFAULT_STABILITY, ...raw.stability },
+    // After a signal outage, no scale-in until the rate window has refilled (plus two evaluations), unless set.
+    stability: { ...DEFAULT_STABILITY, signalRecoveryS: (windowS ?? 60) + 2 * intervalS, ...raw.stability },
     metric: { name: raw.metric?.name ?? DEFAULT_METRIC_NAME, labels: { ...metricLabels } },
     maxStalenessS,
     queryIntervalS: intervalS,

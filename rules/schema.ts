@@ -92,6 +92,7 @@ const service = {
         scaleInDamping: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
         scaleInWindowS: nonNegative,
         guardCeiling: { type: 'number', minimum: 1 },
+        signalRecoveryS: nonNegative,
       },
     },
     periodic: {

@@ -2,7 +2,7 @@
 // same decide()), then one stock HPA per pool with Baton's recipe (AverageValue 1, tolerance 0) moving a counterfactual
 // fleet. Missing decode TPS holds the last decision; past maxStalenessSeconds the HPA cannot fetch the metric and keeps
 // its replicas. Nothing ever scales down on a gap.
-import { decide } from '../engine/core/decide.js';
+import { decide, noteSignalMissing } from '../engine/core/decide.js';
 import { initialHpaState, stepHpa, type HpaSpec, type HpaState } from '../engine/core/hpa/index.js';
 import type { GuardReading, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
 import { guardReadingOf, readPerPool, readSingle } from '../rules/results.js';
@@ -120,6 +120,7 @@ export function runWhatIf(o: WhatIfOptions): WhatIfRun {
     let problem: string | undefined;
     let direction: WhatIfStep['direction'] = null;
     if (!signal.ok && cfg.periodic?.mode !== 'only') {
+      policy = noteSignalMissing(policy, t);
       held = true;
       problem = `decode TPS unusable: ${signal.problem}`;
     } else {

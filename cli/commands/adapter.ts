@@ -1,4 +1,5 @@
 // `baton adapter`: the External Metrics API server over PromQL rules.
+import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { startAdapter, type AdapterOptions } from '../../adapter/main.js';
 import { parseBasicAuth } from '../../rules/prometheus.js';
@@ -11,6 +12,7 @@ interface AdapterFlags {
   prometheusBasicAuth?: string;
   prometheusBasicAuthFile?: string;
   prometheusCaFile?: string;
+  prometheusTimeout: number;
   host: string;
   port: number;
   metricsPort?: number;
@@ -28,6 +30,14 @@ interface AdapterFlags {
   enginePlanMaxAge: number;
   stateFile?: string;
   stateMaxAge: number;
+  ha?: boolean;
+  haNamespace: string;
+  haIdentity?: string;
+  haLease: string;
+  haLeaseDuration: number;
+  haShards: number;
+  haSyncInterval: number;
+  haPublishDelay: number;
 }
 
 export function adapterCommand(): Command {
@@ -39,6 +49,7 @@ export function adapterCommand(): Command {
     .option('--prometheus-basic-auth-file <file>', 'basic auth for Prometheus: a file holding user:password (re-read on every query)')
     .option('--prometheus-basic-auth <user:password>', 'basic auth for Prometheus (visible in the process list: prefer the file or $BATON_PROMETHEUS_BASIC_AUTH)')
     .option('--prometheus-ca-file <file>', 'CA bundle that signed the Prometheus server certificate')
+    .option('--prometheus-timeout <ms>', 'deadline of one Prometheus request, connection to last byte', integer('--prometheus-timeout'), 5000)
     .option('--host <addr>', 'listen address', '127.0.0.1')
     .option('--port <n>', 'HTTPS port (0 = free)', integer('--port'), 6443)
     .option('--metrics-port <n>', 'also serve /metrics over plain HTTP on this port', integer('--metrics-port'))
@@ -56,6 +67,14 @@ export function adapterCommand(): Command {
     .option('--engine-plan-max-age <seconds>', 'an engine plan older than this is ignored', integer('--engine-plan-max-age'), 60)
     .option('--state-file <file>', 'keep decision memory (held level, cooldowns, published replicas) here across restarts')
     .option('--state-max-age <seconds>', 'a saved memory older than this is ignored at start', integer('--state-max-age'), 900)
+    .option('--ha', 'high availability: replicas elect a leader (a Lease) and serve its decisions from ConfigMaps', false)
+    .option('--ha-namespace <ns>', 'namespace of the Lease and the decision ConfigMaps', 'baton-system')
+    .option('--ha-identity <id>', "this replica's election identity; give the pod name, as the pod's engine does (default $POD_NAME or hostname)")
+    .option('--ha-lease <name>', "Lease name; the engine's --lease, so that the adapter and the engine of one pod lead together", 'baton-leader')
+    .option('--ha-lease-duration <s>', 'lease duration in seconds', integer('--ha-lease-duration'), 15)
+    .option('--ha-shards <n>', 'decision ConfigMaps to spread services over (each holds at most 1 MiB)', integer('--ha-shards'), 8)
+    .option('--ha-sync-interval <ms>', 'how often every replica reads the decisions', integer('--ha-sync-interval'), 500)
+    .option('--ha-publish-delay <ms>', 'a decision is served by every replica this long after the leader wrote it', integer('--ha-publish-delay'), 1500)
     .action(async (f: AdapterFlags) => {
       const tls: AdapterOptions['tls'] = f.selfSigned
         ? { selfSigned: true }
@@ -71,7 +90,7 @@ export function adapterCommand(): Command {
               ...(f.clientCaFile ? { clientCaFile: f.clientCaFile } : {}), ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}), authorizeAll: f.authorizeAll === true,
             }
           : { mode: 'cluster', ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}) };
-      const prometheus: AdapterOptions['prometheus'] = { url: f.prometheus };
+      const prometheus: AdapterOptions['prometheus'] = { url: f.prometheus, timeoutMs: f.prometheusTimeout };
       if (f.prometheusBearerTokenFile) prometheus.bearerTokenFile = f.prometheusBearerTokenFile;
       if (f.prometheusCaFile) prometheus.caFile = f.prometheusCaFile;
       if (f.prometheusBasicAuthFile) prometheus.basicAuthFile = f.prometheusBasicAuthFile;
@@ -90,6 +109,13 @@ export function adapterCommand(): Command {
       if (f.stateFile) {
         opts.stateFile = f.stateFile;
         opts.stateMaxAgeS = f.stateMaxAge;
+      }
+      if (f.ha) {
+        if (f.haPublishDelay <= f.haSyncInterval) fail('--ha-publish-delay must be longer than --ha-sync-interval, or replicas switch at different times');
+        opts.ha = {
+          namespace: f.haNamespace, identity: f.haIdentity ?? process.env.POD_NAME ?? hostname(), leaseName: f.haLease, leaseDurationS: f.haLeaseDuration,
+          shards: f.haShards, syncIntervalMs: f.haSyncInterval, publishDelayMs: f.haPublishDelay,
+        };
       }
       const running = await startAdapter(opts);
       await new Promise<void>((resolve) => {

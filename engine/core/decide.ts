@@ -73,7 +73,13 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
     reasons.push(reason('scale-in-window', 'decode', { need: round3(target), windowNeed: round3(windowNeed), windowS },
       `scale-in goes no lower than the highest need of the last ${windowS} s: ${round3(windowNeed)} units`));
   }
-  if (decodeUnits === prev && windowNeed < prev - 1e-9) {
+  const recoveryS = cfg.stability.signalRecoveryS ?? 0;
+  const missingAt = signalMissing ? now : state.signalMissingAt;
+  const recovering = !signalMissing && recoveryS > 0 && missingAt !== undefined && now - missingAt < recoveryS;
+  if (decodeUnits === prev && windowNeed < prev - 1e-9 && recovering) {
+    reasons.push(reason('signal-recovering', 'decode', { sinceS: round3(now - missingAt!), recoveryS },
+      `no scale-in for ${recoveryS} s after the decode signal was missing (${round3(now - missingAt!)} s ago): its rate window and targets may still be filling`));
+  } else if (decodeUnits === prev && windowNeed < prev - 1e-9) {
     // A guard with no value while the decode signal is healthy means no requests finished in its window (an idle
     // service has no latency quantile), not a broken Prometheus: it does not hold scale-in then.
     // A periodic table alone is exact counts: no headroom on top of them.
@@ -93,6 +99,8 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
   const direction = moved > 0 ? 'up' : moved < 0 ? 'down' : 'hold';
   if (direction === 'hold') reasons.push(reason('hold', undefined, { decodeUnits: round3(sized.level) }, `holding ${round3(sized.level)} decode units`));
   const next: PolicyState = { ...state, decodeUnits: sized.level };
+  if (missingAt !== undefined && (recoveryS <= 0 || now - missingAt >= recoveryS) && !signalMissing) delete next.signalMissingAt;
+  else if (missingAt !== undefined) next.signalMissingAt = missingAt;
   if (recentNeeds) next.recentNeeds = recentNeeds;
   else if (windowS <= 0) delete next.recentNeeds;
   if (direction === 'up') next.lastScaleUpAt = now;
@@ -203,4 +211,12 @@ function roleDecision(cfg: ServicePolicyConfig, role: Role, units: number, reaso
 
 function reason(code: Reason['code'], role: Role | undefined, detail: Reason['detail'], message: string): Reason {
   return role ? { code, role, detail, message } : { code, detail, message };
+}
+
+/**
+ * The state after an evaluation that held because the decode signal was unusable (the caller did not decide): the
+ * signal-recovery window starts again from `now`.
+ */
+export function noteSignalMissing(state: PolicyState, now: number): PolicyState {
+  return { ...state, signalMissingAt: now };
 }

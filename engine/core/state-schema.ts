@@ -11,6 +11,7 @@ export const policyStateSchema = {
     lastScaleUpAt: finite,
     lastScaleDownAt: finite,
     decodeUnits: nonNegative,
+    signalMissingAt: finite,
     recentNeeds: {
       type: 'array',
       maxItems: 100_000,

@@ -56,6 +56,12 @@ export interface StabilityConfig {
    * amount of capacity can meet (a prompt whose prefill alone exceeds TTFT) must not ratchet the fleet to its maximum.
    */
   guardCeiling?: number;
+  /**
+   * After the decode signal was missing (Prometheus down, restarted, partial), no scale-in for this many seconds of
+   * healthy signal (default 0). A restarted Prometheus answers from a half-filled rate window and from whichever
+   * targets it has rediscovered so far: a partial sum that looks like a load drop.
+   */
+  signalRecoveryS?: number;
 }
 
 export const DEFAULT_GUARD_CEILING = 2;
@@ -123,6 +129,8 @@ export interface PolicyState {
   decodeUnits?: number;
   /** [time, need in decode units] within the scale-in window, oldest first. */
   recentNeeds?: [number, number][];
+  /** The last time the decode signal was missing (an evaluation that held); starts the signal-recovery window. */
+  signalMissingAt?: number;
 }
 
 export type ReasonCode =
@@ -133,6 +141,7 @@ export type ReasonCode =
   | 'guard-error'
   | 'guard-ceiling'
   | 'scale-in-blocked'
+  | 'signal-recovering'
   | 'hysteresis'
   | 'scale-in-window'
   | 'damping'

@@ -82,8 +82,12 @@ export class LeaderElector {
       await this.c.coordination.replaceNamespacedLease({ name, namespace, body: next });
       return true;
     } catch (err) {
-      if (statusOf(err) === 409) return false;
-      throw err;
+      if (statusOf(err) !== 409) throw err;
+      // The adapter and the engine of one pod share the pod's identity (they lead together): a conflict with the other
+      // process renewing the same lease is not a lost election.
+      const fresh = await this.c.coordination.readNamespacedLease({ name, namespace });
+      const renewedAt = fresh.spec?.renewTime ? new Date(fresh.spec.renewTime).getTime() : 0;
+      return fresh.spec?.holderIdentity === identity && renewedAt + (fresh.spec?.leaseDurationSeconds ?? durationS) * 1000 >= Date.now();
     }
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { decide } from '../../engine/core/decide.js';
+import { decide, noteSignalMissing } from '../../engine/core/decide.js';
 import { GUARD_ERROR, type PolicyState, type ServiceObservation, type ServicePolicyConfig } from '../../engine/core/types.js';
 
 function service(over: Partial<ServicePolicyConfig> = {}): ServicePolicyConfig {
@@ -287,5 +287,27 @@ describe('policy core: guard readings are value, empty (idle) or error (hold)', 
   it('an erroring guard does not stop a scale-out the signal asks for', () => {
     const d = decide(quiet, { now: 1000, decodeTps: 12_000, guards: { tbt_p99: GUARD_ERROR }, replicas: R(11, 8) }, at8);
     assert.equal(d.decode.replicas, 12);
+  });
+});
+
+describe('policy core: no scale-in while the signal recovers from an outage', () => {
+  const cfg = service({ stability: { scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0.1, scaleInDamping: 1, signalRecoveryS: 20 } });
+  it('a restarted Prometheus\'s partial sum (a "drop" just after the signal was missing) does not scale in until the window passed', () => {
+    const missing = noteSignalMissing({ decodeUnits: 8 }, 1000);
+    const partial = decide(cfg, { now: 1002, decodeTps: 2000, guards: { tbt_p99: 0.02 }, replicas: R(11, 8) }, missing);
+    assert.equal(partial.decode.replicas, 8, 'held');
+    assert.ok(codes(partial).includes('signal-recovering'));
+    assert.equal(partial.state.signalMissingAt, 1000);
+    const up = decide(cfg, { now: 1004, decodeTps: 12_000, guards: { tbt_p99: 0.02 }, replicas: R(11, 8) }, partial.state);
+    assert.equal(up.decode.replicas, 12, 'scale-out is never held back');
+    const later = decide(cfg, { now: 1021, decodeTps: 2000, guards: { tbt_p99: 0.02 }, replicas: R(16, 12) }, up.state);
+    assert.ok(later.decode.replicas < 12, 'after the window, a real drop scales in');
+    assert.equal(later.state.signalMissingAt, undefined);
+  });
+
+  it('without an outage, or with the window at 0, scale-in is as before', () => {
+    assert.ok(decide(cfg, { now: 1002, decodeTps: 2000, guards: { tbt_p99: 0.02 }, replicas: R(11, 8) }, { decodeUnits: 8 }).decode.replicas < 8);
+    const zero = service({ stability: { scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0.1, scaleInDamping: 1 } });
+    assert.ok(decide(zero, { now: 1002, decodeTps: 2000, guards: { tbt_p99: 0.02 }, replicas: R(11, 8) }, noteSignalMissing({ decodeUnits: 8 }, 1000)).decode.replicas < 8);
   });
 });

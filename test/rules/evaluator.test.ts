@@ -80,8 +80,13 @@ describe('rules: evaluation through the policy core', () => {
       const e = metricError(() => h.provider.getExternalMetric('llm', 'baton_desired_replicas', all, ''));
       assert.equal(e.code, 503);
       assert.match(e.message, /31\.0 s old, over maxStalenessSeconds 30/);
-      // Recovery: fresh data serves again.
+      // Recovery: fresh data serves again, but a lower load does not scale in until the signal has been healthy for
+      // the recovery window (the rate window refilling after an outage looks like a drop).
       good(h, 1500);
+      await h.evaluator.evaluateAll();
+      assert.deepEqual(desired(h), { prefill: 9, decode: 6 });
+      assert.ok(h.evaluator.state('chat')!.lastGood!.decision.reasons.some((r) => r.code === 'signal-recovering'));
+      h.advance(h.evaluator.rules().services[0]!.stability.signalRecoveryS!);
       await h.evaluator.evaluateAll();
       assert.deepEqual(desired(h), { prefill: 3, decode: 2 });
     });

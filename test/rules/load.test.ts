@@ -91,7 +91,9 @@ describe('rules: loading and validation', () => {
   it('takes the scale-in window and guard ceiling in stability, defaults for the rest, and rejects bad values', () => {
     const { services, errors } = loadRuleText(minimal('    stability: {scaleInWindowS: 120, guardCeiling: 1.5}\n'), 'f.yaml');
     assert.deepEqual(errors, []);
-    assert.deepEqual(policyConfigOf(services[0]!).stability, { scaleUpCooldownS: 30, scaleDownCooldownS: 300, scaleInHysteresis: 0.1, scaleInDamping: 0.5, scaleInWindowS: 120, guardCeiling: 1.5 });
+    // signalRecoveryS defaults to the decode query's 1m window plus two 5 s evaluations.
+    assert.deepEqual(policyConfigOf(services[0]!).stability, { scaleUpCooldownS: 30, scaleDownCooldownS: 300, scaleInHysteresis: 0.1, scaleInDamping: 0.5, scaleInWindowS: 120, guardCeiling: 1.5, signalRecoveryS: 70 });
+    assert.equal(loadRuleText(minimal('    stability: {signalRecoveryS: 0}\n'), 'f.yaml').services[0]!.stability.signalRecoveryS, 0);
     const errs = errorsOf(minimal('    stability: {scaleInWindowS: -1, guardCeiling: 0.5}\n'));
     assert.deepEqual(errs.map((e) => e.path), ['services[0].stability.scaleInWindowS', 'services[0].stability.guardCeiling']);
   });

@@ -4,7 +4,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultMode = 'pass' | 'slow' | 'garbage';
+/**
+ * pass; slow: every answer after `slowMs`; garbage; partial: the real answer marked `isPartial` with every value
+ * halved (a VictoriaMetrics storage node or a Thanos store down); slow-guard: only latency (guard) queries are slow.
+ */
+export type FaultMode = 'pass' | 'slow' | 'garbage' | 'partial' | 'slow-guard';
+
+const isGuardQuery = (body: Buffer) => /histogram_quantile/.test(new URLSearchParams(body.toString()).get('query') ?? '');
 
 interface Garbage {
   what: string;
@@ -50,11 +56,22 @@ export async function startFaultProxy(upstream: string, slowMs = 8000): Promise<
   const state: FaultProxy = { url: '', mode: 'pass', upstream, slowMs, counts, close: async () => undefined };
   const timers = new Set<NodeJS.Timeout>();
 
-  const forward = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void => {
+  const forward = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, partial = false): void => {
     const u = new URL(req.url ?? '/', state.upstream);
     const up = http.request(u, { method: req.method, headers: { ...req.headers, host: u.host } }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      ur.pipe(res);
+      if (!partial) {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      ur.on('data', (c: Buffer) => chunks.push(c));
+      ur.on('end', () => {
+        const doc = JSON.parse(Buffer.concat(chunks).toString()) as { isPartial?: boolean; data?: { result?: { value?: [number, string] }[] } };
+        for (const r of doc.data?.result ?? []) if (r.value) r.value[1] = String(Number(r.value[1]) / 2);
+        doc.isPartial = true;
+        res.writeHead(ur.statusCode ?? 200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+      });
     });
     // Upstream gone (killed): reset the client's connection, as a dead Prometheus would.
     up.on('error', () => res.socket?.destroy());
@@ -67,8 +84,9 @@ export async function startFaultProxy(upstream: string, slowMs = 8000): Promise<
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       count(state.mode);
-      if (state.mode === 'pass') return forward(req, body, res);
-      if (state.mode === 'slow') {
+      if (state.mode === 'pass' || (state.mode === 'slow-guard' && !isGuardQuery(body))) return forward(req, body, res);
+      if (state.mode === 'partial') return forward(req, body, res, true);
+      if (state.mode === 'slow' || state.mode === 'slow-guard') {
         const t = setTimeout(() => {
           timers.delete(t);
           if (!res.destroyed) forward(req, body, res);

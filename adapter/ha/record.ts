@@ -1,0 +1,81 @@
+// What the HA leader writes per service and every replica serves: one published decision (values per pool, the
+// decision with its reasons and policy state) and the instant from which it is served. Sharded over ConfigMaps by a
+// stable hash of the service name (one ConfigMap holds at most 1 MiB); read back through a JSON Schema, so a damaged
+// object is reported and skipped, never served.
+import AjvModule from 'ajv';
+import { policyStateSchema } from '../../engine/core/state-schema.js';
+import type { GoodValue } from '../../rules/evaluator.js';
+
+export const RECORD_VERSION = 1;
+
+export interface DecisionRecord {
+  v: number;
+  /** The GoodValue as the leader decided it. */
+  good: GoodValue;
+  /** Every replica serves `good` from this instant (ms since the epoch), so they switch together. */
+  effectiveAtMs: number;
+  /** The leader that wrote it (for explain and logs). */
+  leader: string;
+}
+
+const recordSchema = {
+  type: 'object',
+  required: ['v', 'good', 'effectiveAtMs', 'leader'],
+  properties: {
+    v: { const: RECORD_VERSION },
+    effectiveAtMs: { type: 'number' },
+    leader: { type: 'string' },
+    good: {
+      type: 'object',
+      required: ['decision', 'atMs', 'values'],
+      properties: {
+        atMs: { type: 'number' },
+        windowS: { type: 'number' },
+        values: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['metric', 'labels', 'role', 'pool', 'value'],
+            properties: {
+              metric: { type: 'string' },
+              labels: { type: 'object', additionalProperties: { type: 'string' } },
+              role: { enum: ['prefill', 'decode'] },
+              pool: { type: 'string' },
+              value: { type: 'integer', minimum: 0 },
+            },
+          },
+        },
+        decision: { type: 'object', required: ['state', 'reasons'], properties: { state: policyStateSchema, reasons: { type: 'array' } } },
+        extraReasons: { type: 'array' },
+      },
+    },
+  },
+} as const;
+
+const Ajv = AjvModule.default;
+const validate = new Ajv({ allErrors: false, strict: false }).compile(recordSchema);
+
+/** The record in `text`, or why it is unusable. */
+export function parseRecord(text: string): { record?: DecisionRecord; error?: string } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    return { error: `not JSON: ${(e as Error).message}` };
+  }
+  if (!validate(doc)) {
+    const e = validate.errors?.[0];
+    return { error: `${e?.instancePath || '(root)'} ${e?.message ?? 'is invalid'}` };
+  }
+  return { record: doc as unknown as DecisionRecord };
+}
+
+/** FNV-1a of the name, modulo the shard count: stable across processes and restarts. */
+export function shardOf(service: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < service.length; i++) {
+    h ^= service.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % shards;
+}

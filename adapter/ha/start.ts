@@ -1,0 +1,40 @@
+// Wiring of HA for startAdapter: the Lease (shared with the pod's engine), the ConfigMap store, the coordinator.
+import type { Evaluator } from '../../rules/evaluator.js';
+import { loadKubeConfig } from '../kube.js';
+import { HaCoordinator } from './coordinator.js';
+import { ConfigMapDecisionStore } from './kube-store.js';
+
+export interface HaSettings {
+  /** Namespace of the Lease and the decision ConfigMaps (default baton-system). */
+  namespace?: string;
+  /** This replica's identity in the election; the pod name, shared with the pod's engine (`--identity`). */
+  identity: string;
+  /** The Lease; the engine's `--lease` so that adapter and engine lead together (default baton-leader). */
+  leaseName?: string;
+  leaseDurationS?: number;
+  shards?: number;
+  syncIntervalMs?: number;
+  publishDelayMs?: number;
+  electionIntervalMs?: number;
+  kubeconfig?: string;
+}
+
+export async function startHa(s: HaSettings, evaluator: Evaluator, log: (m: string) => void, bind: (c: HaCoordinator) => void): Promise<HaCoordinator> {
+  const kc = await loadKubeConfig(s.kubeconfig);
+  const { makeClients } = await import('../../engine/sidecar/kube.js');
+  const { LeaderElector } = await import('../../engine/sidecar/lease.js');
+  const clients = makeClients(kc);
+  const namespace = s.namespace ?? 'baton-system';
+  const leaseDurationS = s.leaseDurationS ?? 15;
+  const elector = new LeaderElector(clients, { namespace, name: s.leaseName ?? 'baton-leader', identity: s.identity, durationS: leaseDurationS }, Date.now, (e) => log(`lease: ${e.message}`));
+  const store = new ConfigMapDecisionStore(clients.core, { namespace, ...(s.shards !== undefined ? { shards: s.shards } : {}), log });
+  const ha = new HaCoordinator({
+    evaluator, store, elector, identity: s.identity, log,
+    ...(s.syncIntervalMs !== undefined ? { syncIntervalMs: s.syncIntervalMs } : {}),
+    ...(s.publishDelayMs !== undefined ? { publishDelayMs: s.publishDelayMs } : {}),
+    electionIntervalMs: s.electionIntervalMs ?? Math.max(500, (leaseDurationS * 1000) / 4),
+  });
+  bind(ha);
+  await ha.start();
+  return ha;
+}

@@ -1,0 +1,124 @@
+// The HA coordinator with an in-memory store and scripted leadership: only the leader evaluates; every replica serves
+// the leader's decision from the same instant; a replica that starts or takes over serves and continues from the store.
+import assert from 'node:assert/strict';
+import { HaCoordinator, type Elector } from '../../adapter/ha/coordinator.js';
+import type { DecisionStore } from '../../adapter/ha/kube-store.js';
+import { parseRecord, shardOf, type DecisionRecord } from '../../adapter/ha/record.js';
+import { all, chatRules, DECODE_Q, harness, TBT_Q, vector } from '../rules/fixtures.js';
+
+class MemoryStore implements DecisionStore {
+  data = new Map<string, string>();
+  fail = false;
+  writes = 0;
+  async readAll(): Promise<Map<string, DecisionRecord>> {
+    if (this.fail) throw new Error('apiserver down');
+    return new Map([...this.data].map(([k, v]) => [k, parseRecord(v).record!]));
+  }
+  async write(changed: Iterable<string>, records: ReadonlyMap<string, DecisionRecord>): Promise<void> {
+    if (this.fail) throw new Error('apiserver down');
+    for (const s of changed) this.data.set(s, JSON.stringify(records.get(s)));
+    this.writes++;
+  }
+}
+
+class ScriptedElector implements Elector {
+  constructor(public lead: boolean) {}
+  released = false;
+  async tryAcquireOrRenew(): Promise<boolean> {
+    return this.lead;
+  }
+  async release(): Promise<void> {
+    this.released = true;
+    this.lead = false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function replica(store: DecisionStore, lead: boolean) {
+  let ha!: HaCoordinator;
+  const h = harness(chatRules(), { deferPublish: (s, g) => ha.publish(s, g), clock: Date.now });
+  h.prom.answers.set(DECODE_Q, vector([{ pool: 'decode-h100' }, 5500]));
+  h.prom.answers.set(TBT_Q, vector([{}, 0.02]));
+  const elector = new ScriptedElector(lead);
+  ha = new HaCoordinator({ evaluator: h.evaluator, store, elector, identity: lead ? 'leader' : 'follower', syncIntervalMs: 20, publishDelayMs: 150, electionIntervalMs: 30, log: () => {} });
+  const served = () => {
+    try {
+      return Object.fromEntries(h.provider.getExternalMetric('llm', 'baton_desired_replicas', all, '').map((s) => [s.labels.pool, s.value]));
+    } catch {
+      return undefined;
+    }
+  };
+  return { h, ha, elector, served };
+}
+
+describe('adapter HA: one decision served by every replica', function () {
+  this.timeout(20_000);
+
+  it('the leader decides, writes, and both replicas switch to the decision at its effective instant', async () => {
+    const store = new MemoryStore();
+    const a = replica(store, true);
+    const b = replica(store, false);
+    await a.ha.start();
+    await b.ha.start();
+    try {
+      assert.equal(a.h.evaluator.evaluating, true);
+      assert.equal(b.h.evaluator.evaluating, false, 'a follower does not query Prometheus');
+      await sleep(60);
+      assert.equal(a.served(), undefined, 'the leader does not serve before the effective instant');
+      await sleep(250);
+      assert.deepEqual(a.served(), { 'prefill-h100': 9, 'decode-h100': 6 });
+      assert.deepEqual(b.served(), a.served());
+      assert.equal(b.h.prom.calls.length, 0);
+    } finally {
+      await a.ha.stop();
+      await b.ha.stop();
+    }
+  });
+
+  it('a replica started later (a rollout) serves the stored level at once; a take-over continues from the stored policy', async () => {
+    const store = new MemoryStore();
+    const a = replica(store, true);
+    await a.ha.start();
+    await sleep(300);
+    const c = replica(store, false);
+    await c.ha.start();
+    try {
+      assert.deepEqual(c.served(), { 'prefill-h100': 9, 'decode-h100': 6 }, 'served straight after its first read');
+      const policy = a.h.evaluator.state('chat')!.policy;
+      assert.deepEqual(c.h.evaluator.state('chat')!.policy, policy, 'the leader\'s policy state, ready for a take-over');
+      await a.ha.stop();
+      assert.equal(a.elector.released, true, 'a clean stop gives the lease up');
+      c.elector.lead = true;
+      await sleep(100);
+      assert.equal(c.ha.isLeader, true);
+      assert.equal(c.h.evaluator.evaluating, true);
+    } finally {
+      await c.ha.stop();
+    }
+  });
+
+  it('a decision the store did not take is served by no replica, and is written when the store answers again', async () => {
+    const store = new MemoryStore();
+    const a = replica(store, true);
+    store.fail = true;
+    await a.ha.start();
+    try {
+      await sleep(300);
+      assert.equal(a.served(), undefined);
+      store.fail = false;
+      await sleep(1500);
+      assert.deepEqual(a.served(), { 'prefill-h100': 9, 'decode-h100': 6 });
+    } finally {
+      await a.ha.stop();
+    }
+  });
+
+  it('records are schema-checked; shards are stable', () => {
+    assert.match(parseRecord('{"v":1}').error!, /must have required property/);
+    assert.match(parseRecord('nope').error!, /not JSON/);
+    assert.equal(shardOf('service-a', 8), shardOf('service-a', 8));
+    const spread = new Set(Array.from({ length: 100 }, (_, i) => shardOf(`svc-${i}`, 8)));
+    assert.equal(spread.size, 8);
+  });
+});
