@@ -188,6 +188,9 @@ export function parseBasicAuth(text: string, where: string): { username: string;
   return { username: text.slice(0, i), password: text.slice(i + 1) };
 }
 
+/** Connections to Prometheus at once (its default --query.max-concurrency is 20). */
+const MAX_SOCKETS = 16;
+
 export class PrometheusClient {
   private readonly base: URL;
   private readonly ca?: string;
@@ -202,9 +205,12 @@ export class PrometheusClient {
     if (ca !== undefined) this.ca = ca;
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.maxBytes = opts.maxResponseBytes ?? 16 * 1024 * 1024;
+    // Bounded connections: a burst of queries waits for a socket instead of opening hundreds of them (each idle
+    // keep-alive socket costs the serving path GC time; Prometheus limits concurrent queries anyway).
+    const pool = { keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS };
     this.agent = this.base.protocol === 'https:'
-      ? new https.Agent({ keepAlive: true, ...(this.ca ? { ca: this.ca } : {}), rejectUnauthorized: !opts.insecureSkipVerify })
-      : new http.Agent({ keepAlive: true });
+      ? new https.Agent({ ...pool, ...(this.ca ? { ca: this.ca } : {}), rejectUnauthorized: !opts.insecureSkipVerify })
+      : new http.Agent(pool);
   }
 
   /** The base URL with any credentials in it redacted (for logs). */

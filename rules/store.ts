@@ -4,9 +4,13 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
+import { batched } from '../engine/core/batched.js';
 import { loadRuleFiles, ruleFilesIn } from './load.js';
 import { rulesMetrics, type RulesMetrics } from './metrics.js';
 import { formatRuleError, type RuleError, type RuleSet, type ServiceRule } from './types.js';
+
+/** Dry runs in flight at once. */
+const DRY_RUN_CONCURRENCY = 4;
 
 /** Every query of a rule with the field it sits in. */
 function queriesOf(rule: ServiceRule): { field: string; promql: string }[] {
@@ -150,9 +154,13 @@ export class RuleStore {
     const known = new Set((this.current?.services ?? []).flatMap((s) => queriesOf(s).map((q) => q.promql)));
     const checks: { rule: ServiceRule; field: string; promql: string }[] = [];
     for (const rule of candidate.services) for (const q of queriesOf(rule)) if (!known.has(q.promql)) checks.push({ rule, field: q.field, promql: q.promql });
-    const answers = await Promise.all(checks.map((c) => dryRun(c.promql).catch(() => undefined)));
-    return checks.flatMap((c, i) => {
-      const error = answers[i];
+    // One run per distinct query, a few at a time: a thousand services sharing a template must not open a thousand
+    // connections to Prometheus at start.
+    const distinct = [...new Set(checks.map((c) => c.promql))];
+    const answers = await batched(distinct, DRY_RUN_CONCURRENCY, (q) => dryRun(q).catch(() => undefined));
+    const errorOf = new Map(distinct.map((q, i) => [q, answers[i]]));
+    return checks.flatMap((c) => {
+      const error = errorOf.get(c.promql);
       if (error === undefined) return [];
       const { file, line, col } = c.rule.source;
       return [{ file, line, col, path: `services[${c.rule.name}].${c.field}`, message: `Prometheus refuses the query: ${error}` }];

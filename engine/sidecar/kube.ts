@@ -37,19 +37,7 @@ export async function listCluster(c: KubeClients): Promise<{ nodes: k8s.V1Node[]
   return { nodes: nodes.items, pods: pods.items.filter((p) => p.spec?.nodeName) };
 }
 
-/** Runs `fn` over `items`, at most `limit` at once; collects every result. */
-export async function batched<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+export { batched } from '../core/batched.js';
 
 export type PatchResult = 'ok' | 'conflict-retried' | 'skipped' | 'error';
 

@@ -125,4 +125,27 @@ describe('rules: reload refuses queries that cannot run', () => {
     writeFileSync(join(dir, 'a.yaml'), chatRules().replace('sum by (le)', 'sum by (le, instance)'));
     assert.equal((await store.reload()).ok, true);
   });
+  it('services sharing a query dry-run it once, a few queries at a time (no burst of connections at start)', async () => {
+    // 50 services: one shared decode query and one shared guard, plus 10 services with a guard of their own.
+    const one = (i: number): string => chatRules().replace('services:\n', '').replace('name: chat', `name: chat-${i}`)
+      .replace('sum by (le)', i < 10 ? `sum by (le, g${i})` : 'sum by (le)');
+    writeFileSync(join(dir, 'a.yaml'), 'services:\n' + Array.from({ length: 50 }, (_, i) => one(i)).join(''));
+    const asked: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const store = new RuleStore({
+      dir, log: () => {},
+      dryRun: async (q) => {
+        asked.push(q);
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return undefined;
+      },
+    });
+    assert.equal((await store.load()).services.length, 50);
+    assert.equal(asked.length, 12, 'one decode query, one shared guard, ten distinct guards');
+    assert.equal(new Set(asked).size, 12);
+    assert.ok(most <= 4, `at most 4 dry runs at once, saw ${most}`);
+  });
 });
