@@ -4,13 +4,19 @@
 // so a stalled server cannot hide its queue (no coordinated omission).
 //
 //   npm run bench:adapter -- [--json FILE] [--hpas 1,100,1000,5000] [--rates 500,1000,2000] [--seconds 6]
-//                            [--connections 16] [--tsdb victoria-metrics|prometheus]
+//                            [--connections 16] [--tsdb victoria-metrics|prometheus] [--replicas 1,2] [--rounds 1]
+// --replicas N,M: each count in turn (side by side in one run); N > 1 runs N adapters with --ha in this process (one
+// leader, the decision store in memory, one store client per replica), the load spread over them round-robin per
+// request, as a Service spreads the aggregator's connections. The replicas share this process's event loop, so this
+// is the harder case: in a cluster each replica has its own CPU. --rounds R repeats the replica counts R times,
+// interleaved, so a slow spell of the host (stealPct: CPU time the hypervisor took from this VM) hits both.
 //
-// Rows: {hpas, offeredRps, rps (achieved), p50Ms, p99Ms, maxMs, errors, promQueriesPerInterval, adapterCpuPct}.
+// Rows: {hpas, replicas, round, offeredRps, rps (achieved), p50Ms, p99Ms, maxMs, errors, promQueriesPerInterval,
+// adapterCpuPct, stealPct}.
 // promQueriesPerInterval = instant queries the evaluator sent per query interval while the loads ran, over all cells of
 // one HPA count (a single cell holds only one or two intervals): every service shares one PromQL, so it must stay flat
 // however many HPAs read the metric.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -18,6 +24,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { generateCa, issueCert } from '../adapter/certs.js';
+import { FixedElector, MemoryDecisionStore } from '../adapter/ha/local.js';
 import { startAdapter, type RunningAdapter } from '../adapter/main.js';
 import { startTsdb, type TsdbKind } from '../test/support/prometheus.js';
 import { startLoadGenerator } from './loadgen.js';
@@ -37,10 +44,12 @@ interface Options {
   warmupSeconds: number;
   connections: number;
   tsdb: TsdbKind;
+  replicas: number[];
+  rounds: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { hpas: [1, 100, 1000, 5000], rates: [500, 1000, 2000], seconds: 6, warmupSeconds: 1, connections: 16, tsdb: 'victoria-metrics' };
+  const o: Options = { hpas: [1, 100, 1000, 5000], rates: [500, 1000, 2000], seconds: 6, warmupSeconds: 1, connections: 16, tsdb: 'victoria-metrics', replicas: [1], rounds: 1 };
   const list = (flag: string, v: string | undefined): number[] => {
     const xs = (v ?? '').split(',').map((s) => Number(s.trim()));
     if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`${flag} must be a comma-separated list of positive integers, got '${v}'`);
@@ -60,6 +69,8 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--seconds') o.seconds = num(a, v(), 1);
     else if (a === '--warmup') o.warmupSeconds = num(a, v(), 0);
     else if (a === '--connections') o.connections = num(a, v(), 1);
+    else if (a === '--replicas') o.replicas = list(a, v());
+    else if (a === '--rounds') o.rounds = num(a, v(), 1);
     else if (a === '--tsdb') {
       const t = v();
       if (t !== 'victoria-metrics' && t !== 'prometheus') throw new Error(`--tsdb must be victoria-metrics or prometheus, got '${t}'`);
@@ -136,6 +147,8 @@ async function until<T>(what: () => string, probe: () => T | undefined, timeoutM
 
 export interface BenchRow {
   hpas: number;
+  replicas: number;
+  round: number;
   offeredRps: number;
   rps: number;
   p50Ms: number;
@@ -144,13 +157,25 @@ export interface BenchRow {
   errors: number;
   promQueriesPerInterval: number;
   adapterCpuPct: number;
+  /** Share of the host's CPU time the hypervisor stole during the cell (Linux /proc/stat); a high value voids the cell. */
+  stealPct?: number;
+}
+
+/** Total and stolen CPU jiffies of the host, where /proc/stat exists. */
+function cpuJiffies(): { total: number; steal: number } | undefined {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return undefined;
+  }
 }
 
 const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 
 function table(rows: BenchRow[]): string {
-  const head = ['hpas', 'offered', 'rps', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'prom q/interval', 'adapter cpu %'];
-  const body = rows.map((r) => [r.hpas, r.offeredRps, r.rps, r.p50Ms, r.p99Ms, r.maxMs, r.errors, r.promQueriesPerInterval, r.adapterCpuPct].map(String));
+  const head = ['hpas', 'replicas', 'round', 'offered', 'rps', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'prom q/interval', 'adapter cpu %', 'steal %'];
+  const body = rows.map((r) => [r.hpas, r.replicas, r.round, r.offeredRps, r.rps, r.p50Ms, r.p99Ms, r.maxMs, r.errors, r.promQueriesPerInterval, r.adapterCpuPct, r.stealPct ?? '-'].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
@@ -180,32 +205,42 @@ async function main(): Promise<void> {
   const tsdb = await startTsdb(o.tsdb, { targets: [target.target], scrapeIntervalS: 1 });
   const loadgen = startLoadGenerator();
   const log = (line: string): void => void process.stderr.write(line + '\n');
-  log(`adapter bench: ${o.tsdb} at ${tsdb.url}, ${cpus().length} CPUs, ${o.seconds} s per cell after ${o.warmupSeconds} s warm-up, ${o.connections} keep-alive connections`);
+  log(`adapter bench: ${o.replicas.join(', ')} replica(s) × ${o.rounds} round(s), ${o.tsdb} at ${tsdb.url}, ${cpus().length} CPUs, ${o.seconds} s per cell after ${o.warmupSeconds} s warm-up, ${o.connections} keep-alive connections`);
 
   const rows: BenchRow[] = [];
   let adapter: RunningAdapter | undefined;
+  let others: RunningAdapter[] = [];
   try {
-    for (const hpas of o.hpas) {
+    for (const hpas of o.hpas) for (let roundNo = 1; roundNo <= o.rounds; roundNo++) for (const replicaCount of o.replicas) {
       const rules = benchRules(hpas);
-      const rulesDir = join(dir, `rules-${hpas}`);
+      const rulesDir = join(dir, `rules-${hpas}-${roundNo}-${replicaCount}`);
       mkdirSync(rulesDir);
       writeFileSync(join(rulesDir, 'bench.yaml'), rules.yaml);
       const warnings: string[] = [];
-      adapter = await startAdapter({
-        rulesDir,
-        prometheus: { url: tsdb.url, timeoutMs: 5000 },
-        port: 0,
-        tls: { certFile: files.cert, keyFile: files.key },
-        security: { mode: 'files', requestheaderClientCaFile: files.frontProxyCa, clientCaFile: files.clientCa, authorizeAll: true },
-        log: (level, message) => {
-          if (level !== 'info') warnings.push(message);
-        },
-      });
+      const stored = new Map<string, string>(); // the ConfigMaps' contents; each replica has its own store client
+      const replicas: RunningAdapter[] = [];
+      for (let i = 0; i < replicaCount; i++) {
+        replicas.push(await startAdapter({
+          rulesDir,
+          prometheus: { url: tsdb.url, timeoutMs: 5000 },
+          port: 0,
+          tls: { certFile: files.cert, keyFile: files.key },
+          security: { mode: 'files', requestheaderClientCaFile: files.frontProxyCa, clientCaFile: files.clientCa, authorizeAll: true },
+          log: (level, message) => {
+            if (level !== 'info') warnings.push(message);
+          },
+          ...(replicaCount > 1 ? { ha: { identity: `bench-${i}`, syncIntervalMs: 500, publishDelayMs: 1500, local: { store: new MemoryDecisionStore(stored), elector: new FixedElector(i === 0) } } } : {}),
+        }));
+      }
+      adapter = replicas[0]!;
       const running = adapter;
-      await until(() => `a good evaluation of all ${rules.services} services (svc-0: ${running.evaluator.state('svc-0')?.lastProblem ?? 'no problem'}; warnings: ${warnings.slice(0, 3).join(' | ')})`, () => {
-        for (let s = 0; s < rules.services; s++) if (!running.evaluator.state(`svc-${s}`)?.lastGood) return undefined;
-        return true;
-      }, 60_000);
+      for (const r of replicas) {
+        await until(() => `a good evaluation of all ${rules.services} services (svc-0: ${r.evaluator.state('svc-0')?.lastProblem ?? 'no problem'}; warnings: ${warnings.slice(0, 3).join(' | ')})`, () => {
+          for (let s = 0; s < rules.services; s++) if (!r.evaluator.state(`svc-${s}`)?.lastGood) return undefined;
+          return true;
+        }, 60_000);
+      }
+      others = replicas.slice(1);
       const paths = rules.selectors.map((sel) => `/apis/external.metrics.k8s.io/v1beta1/namespaces/${BENCH_NAMESPACE}/${BENCH_METRIC}?labelSelector=${encodeURIComponent(sel)}`);
       const first = rows.length;
       const sentAtStart = running.evaluator.queriesSent;
@@ -213,15 +248,19 @@ async function main(): Promise<void> {
       for (const rate of o.rates) {
         const sent0 = running.evaluator.queriesSent;
         const cpu0 = process.cpuUsage();
+        const host0 = cpuJiffies();
         const t0 = performance.now();
         const r = await loadgen.run({
-          origin: running.server.url, paths, rate, seconds: o.seconds, warmupSeconds: o.warmupSeconds,
+          origin: running.server.url, alsoOrigins: others.map((r) => r.server.url), paths, rate, seconds: o.seconds, warmupSeconds: o.warmupSeconds,
           connections: o.connections, ca: servingCa.certPem, cert: user.certPem, key: user.keyPem,
         });
         const wallS = (performance.now() - t0) / 1000;
         const cpu = process.cpuUsage(cpu0);
+        const host1 = cpuJiffies();
         const row: BenchRow = {
           hpas,
+          replicas: replicaCount,
+          round: roundNo,
           offeredRps: rate,
           rps: round(r.achievedRps, 0),
           p50Ms: round(r.p50Ms),
@@ -231,17 +270,21 @@ async function main(): Promise<void> {
           promQueriesPerInterval: round((running.evaluator.queriesSent - sent0) / (wallS / QUERY_INTERVAL_S)),
           adapterCpuPct: round(((cpu.user + cpu.system) / 1e6 / wallS) * 100, 0),
         };
+        if (host0 && host1 && host1.total > host0.total) row.stealPct = round(((host1.steal - host0.steal) / (host1.total - host0.total)) * 100, 1);
         rows.push(row);
-        log(`  hpas ${hpas} @ ${rate} req/s: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, max ${row.maxMs} ms, ${row.rps} req/s, ${row.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ''}, ${row.promQueriesPerInterval} queries/interval, adapter CPU ${row.adapterCpuPct} %, load generator CPU ${round(r.loadgenCpuPct, 0)} %`);
+        log(`  hpas ${hpas}, ${replicaCount} replica(s), round ${roundNo} @ ${rate} req/s: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, max ${row.maxMs} ms, ${row.rps} req/s, ${row.errors} errors${r.firstError ? ` (first: ${r.firstError})` : ''}, ${row.promQueriesPerInterval} queries/interval, adapter CPU ${row.adapterCpuPct} %, load generator CPU ${round(r.loadgenCpuPct, 0)} %, steal ${row.stealPct ?? '-'} %`);
       }
       const perInterval = round((running.evaluator.queriesSent - sentAtStart) / ((performance.now() - startedAt) / 1000 / QUERY_INTERVAL_S));
       for (const row of rows.slice(first)) row.promQueriesPerInterval = perInterval;
       log(`  hpas ${hpas}: ${perInterval} Prometheus queries per ${QUERY_INTERVAL_S} s interval over all loads`);
-      if (warnings.length) log(`  adapter warnings (${warnings.length}), first: ${warnings[0]}`);
+      if (warnings.length) log(`  adapter warnings (${warnings.length}), first: ${warnings[0]}; last: ${warnings[warnings.length - 1]}`);
+      for (const r of others) await r.close();
+      others = [];
       await adapter.close();
       adapter = undefined;
     }
   } finally {
+    for (const r of others) await r.close();
     await adapter?.close();
     loadgen.close();
     await tsdb.stop();
@@ -258,7 +301,9 @@ async function main(): Promise<void> {
       secondsPerCell: o.seconds,
       connections: o.connections,
       queryIntervalS: QUERY_INTERVAL_S,
-      target: { p99Ms: 10, atRps: 2000 },
+      replicas: o.replicas,
+      rounds: o.rounds,
+      target: { p99Ms: 10, atRps: 2000, withReplicas: { replicas: 2, p99Ms: 5, hpas: 1000 } },
       rows,
     };
     writeFileSync(o.json, JSON.stringify(doc, null, 2) + '\n');

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 export interface LoadRequest {
   origin: string;
+  /** More servers (replicas behind one Service): request i goes to [origin, ...alsoOrigins][i mod n]. */
+  alsoOrigins?: string[];
   /** Request paths, used round-robin. */
   paths: string[];
   rate: number;
@@ -49,10 +51,11 @@ function quantile(sorted: Float64Array, q: number): number {
 
 /** Runs one open-loop load in this process. */
 export async function runOpenLoop(r: LoadRequest): Promise<LoadResult> {
-  const url = new URL(r.origin);
+  const targets = [r.origin, ...(r.alsoOrigins ?? [])].map((o) => ({ url: new URL(o), agent: new https.Agent({ keepAlive: true, maxSockets: r.connections, ca: r.ca, cert: r.cert, key: r.key }) }));
   const timeoutMs = r.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const agent = new https.Agent({ keepAlive: true, maxSockets: r.connections, ca: r.ca, cert: r.cert, key: r.key });
+  let nextTarget = 0;
   const get = (path: string, onDone: (status: number, err?: Error) => void): void => {
+    const { url, agent } = targets[nextTarget++ % targets.length]!;
     const req = https.request({ agent, host: url.hostname, port: url.port, path, method: 'GET', timeout: timeoutMs }, (res) => {
       res.resume();
       res.on('end', () => onDone(res.statusCode ?? 0));
@@ -62,7 +65,7 @@ export async function runOpenLoop(r: LoadRequest): Promise<LoadResult> {
     req.end();
   };
   // Open every connection (TLS handshakes) before the clock starts.
-  await Promise.all(Array.from({ length: r.connections }, (_, i) => new Promise<void>((res) => get(r.paths[i % r.paths.length]!, () => res()))));
+  await Promise.all(Array.from({ length: r.connections * targets.length }, (_, i) => new Promise<void>((res) => get(r.paths[i % r.paths.length]!, () => res()))));
 
   const warmupMs = (r.warmupSeconds ?? 0) * 1000;
   const total = Math.round((r.rate * (r.seconds * 1000 + warmupMs)) / 1000);
@@ -111,7 +114,7 @@ export async function runOpenLoop(r: LoadRequest): Promise<LoadResult> {
   await finished;
   const cpu = process.cpuUsage(cpu0);
   const wallMs = performance.now() - t0;
-  agent.destroy();
+  for (const t of targets) t.agent.destroy();
   const lat = latencies.subarray(0, measured).sort();
   const spanS = (lastEnd - Math.min(firstDue, lastEnd)) / 1000;
   const out: LoadResult = {

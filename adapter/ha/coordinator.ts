@@ -10,6 +10,17 @@ import type { Evaluator, GoodValue } from '../../rules/evaluator.js';
 import type { DecisionStore } from './kube-store.js';
 import type { DecisionRecord } from './record.js';
 
+/** How long a decision waits for the rest of its round before the write (ms). */
+const FLUSH_DELAY_MS = 20;
+/** Decisions adopted per event-loop turn. */
+const ADOPT_SLICE = 64;
+
+interface Adoption {
+  service: string;
+  record: DecisionRecord;
+  withPolicy: boolean;
+}
+
 export interface Elector {
   tryAcquireOrRenew(): Promise<boolean>;
   release(): Promise<void>;
@@ -36,12 +47,18 @@ export class HaCoordinator {
   /** atMs of the record each service serves now. */
   private readonly served = new Map<string, number>();
   private readonly adoptTimers = new Set<NodeJS.Timeout>();
+  /** Adoptions waiting for their instant, by effectiveAtMs. */
+  private readonly due = new Map<number, Adoption[]>();
+  private readonly adoptions: Adoption[] = [];
+  private adoptHead = 0;
+  private draining = false;
   private readonly dirty = new Set<string>();
   private leader = false;
   private stopped = false;
   private syncTimer: NodeJS.Timeout | undefined;
   private electionTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
   private flushAgain = false;
   private readonly clock: () => number;
   private readonly log: (message: string) => void;
@@ -63,7 +80,12 @@ export class HaCoordinator {
     const record: DecisionRecord = { v: 1, good, effectiveAtMs: this.clock() + (this.o.publishDelayMs ?? 1500), leader: this.o.identity };
     this.records.set(service, record);
     this.dirty.add(service);
-    void this.flush();
+    // A round's decisions arrive one per event-loop turn; one write carries them all (the effective instant is far
+    // enough ahead for this short wait).
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flush();
+    }, FLUSH_DELAY_MS);
   };
 
   /** Reads the store (serving what it holds), then takes part in the election. */
@@ -102,10 +124,17 @@ export class HaCoordinator {
     clearTimeout(this.syncTimer);
     clearTimeout(this.electionTimer);
     await this.o.evaluator.pause();
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      void this.flush();
+    }
     await this.flushing;
     if (this.leader) await this.o.elector.release();
     this.leader = false;
     for (const t of this.adoptTimers.values()) clearTimeout(t);
+    this.adoptTimers.clear();
+    this.due.clear();
   }
 
   private async elect(): Promise<void> {
@@ -119,6 +148,7 @@ export class HaCoordinator {
         this.errors++;
         this.log(`taking over without a fresh read of the store: ${(e as Error).message}`);
       }
+      this.adoptQueued(); // with their policy state, while still a follower
       this.leader = true;
       this.log(`${this.o.identity} leads: evaluating`);
       this.o.evaluator.start();
@@ -143,18 +173,50 @@ export class HaCoordinator {
 
   private schedule(service: string, record: DecisionRecord, withPolicy: boolean): void {
     if ((this.served.get(service) ?? -Infinity) >= record.good.atMs) return;
-    // Every record gets its own turn (an older one still pending is served first, as on every other replica).
-    let t: NodeJS.Timeout | undefined;
-    const adopt = () => {
-      if (t) this.adoptTimers.delete(t);
-      if ((this.served.get(service) ?? -Infinity) >= record.good.atMs) return;
-      if (this.o.evaluator.adopt(service, record.good, withPolicy && !this.leader)) this.served.set(service, record.good.atMs);
-    };
+    // Every record gets its own turn (an older one still pending is served first, as on every other replica). One
+    // timer per instant: a leader's round of decisions shares one, not one timer per service.
+    const adoption: Adoption = { service, record, withPolicy };
     const wait = record.effectiveAtMs - this.clock();
-    if (wait <= 0) return adopt();
-    t = setTimeout(adopt, wait);
-    t.unref();
-    this.adoptTimers.add(t);
+    if (wait <= 0) return this.enqueue([adoption]);
+    let due = this.due.get(record.effectiveAtMs);
+    if (!due) {
+      const list: Adoption[] = [];
+      const t = setTimeout(() => {
+        this.adoptTimers.delete(t);
+        this.due.delete(record.effectiveAtMs);
+        this.enqueue(list);
+      }, wait);
+      t.unref();
+      this.adoptTimers.add(t);
+      this.due.set(record.effectiveAtMs, (due = list));
+    }
+    due.push(adoption);
+  }
+
+  /** Adopts in slices of ADOPT_SLICE per event-loop turn, so a round of thousands never stalls serving. */
+  private enqueue(list: Adoption[]): void {
+    for (const a of list) this.adoptions.push(a);
+    if (this.draining) return;
+    this.draining = true;
+    const drain = () => {
+      const end = Math.min(this.adoptions.length, this.adoptHead + ADOPT_SLICE);
+      for (; this.adoptHead < end; this.adoptHead++) this.adopt(this.adoptions[this.adoptHead]!);
+      if (this.adoptHead < this.adoptions.length && !this.stopped) return void setImmediate(drain);
+      this.adoptions.length = 0;
+      this.adoptHead = 0;
+      this.draining = false;
+    };
+    drain();
+  }
+
+  /** Adopts everything due now at once (a take-over: before this replica decides anything itself). */
+  private adoptQueued(): void {
+    for (; this.adoptHead < this.adoptions.length; this.adoptHead++) this.adopt(this.adoptions[this.adoptHead]!);
+  }
+
+  private adopt({ service, record, withPolicy }: Adoption): void {
+    if ((this.served.get(service) ?? -Infinity) >= record.good.atMs) return;
+    if (this.o.evaluator.adopt(service, record.good, withPolicy && !this.leader)) this.served.set(service, record.good.atMs);
   }
 
   /** Writes the shards of changed services; on success the leader serves them like everyone else (on schedule). */

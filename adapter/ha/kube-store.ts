@@ -5,7 +5,8 @@
 import type * as k8s from '@kubernetes/client-node';
 import { statusOf } from '../../engine/sidecar/kube.js';
 import { withDeadline } from '../deadline.js';
-import { parseRecord, shardOf, type DecisionRecord } from './record.js';
+import { setImmediate as yieldTurn } from 'node:timers/promises';
+import { PARSE_SLICE, parseRecord, shardOf, type DecisionRecord } from './record.js';
 
 export const DECISIONS_LABEL = 'baton.io/decisions';
 
@@ -53,7 +54,9 @@ export class ConfigMapDecisionStore implements DecisionStore {
       let shard = this.seen.get(name);
       if (!shard || shard.rv !== rv) {
         shard = { rv, records: new Map() };
+        let parsed = 0;
         for (const [service, text] of Object.entries(cm.data ?? {})) {
+          if (++parsed % PARSE_SLICE === 0) await yieldTurn(); // serving goes on between slices
           const { record, error } = parseRecord(text);
           if (record) shard.records.set(service, record);
           else this.o.log?.(`ConfigMap ${this.o.namespace}/${name}: ${service}: ${error}; not served`);

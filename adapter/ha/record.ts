@@ -70,6 +70,9 @@ export function parseRecord(text: string): { record?: DecisionRecord; error?: st
   return { record: doc as unknown as DecisionRecord };
 }
 
+/** Records parsed per event-loop turn when a store reads many changed ones (a leader's round of thousands). */
+export const PARSE_SLICE = 50;
+
 /** FNV-1a of the name, modulo the shard count: stable across processes and restarts. */
 export function shardOf(service: string, shards: number): number {
   let h = 0x811c9dc5;

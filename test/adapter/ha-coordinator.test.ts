@@ -1,46 +1,26 @@
 // The HA coordinator with an in-memory store and scripted leadership: only the leader evaluates; every replica serves
 // the leader's decision from the same instant; a replica that starts or takes over serves and continues from the store.
 import assert from 'node:assert/strict';
-import { HaCoordinator, type Elector } from '../../adapter/ha/coordinator.js';
+import { HaCoordinator } from '../../adapter/ha/coordinator.js';
 import type { DecisionStore } from '../../adapter/ha/kube-store.js';
-import { parseRecord, shardOf, type DecisionRecord } from '../../adapter/ha/record.js';
+import { FixedElector, MemoryDecisionStore } from '../../adapter/ha/local.js';
+import { parseRecord, shardOf } from '../../adapter/ha/record.js';
 import { all, chatRules, DECODE_Q, harness, TBT_Q, vector } from '../rules/fixtures.js';
-
-class MemoryStore implements DecisionStore {
-  data = new Map<string, string>();
-  fail = false;
-  writes = 0;
-  async readAll(): Promise<Map<string, DecisionRecord>> {
-    if (this.fail) throw new Error('apiserver down');
-    return new Map([...this.data].map(([k, v]) => [k, parseRecord(v).record!]));
-  }
-  async write(changed: Iterable<string>, records: ReadonlyMap<string, DecisionRecord>): Promise<void> {
-    if (this.fail) throw new Error('apiserver down');
-    for (const s of changed) this.data.set(s, JSON.stringify(records.get(s)));
-    this.writes++;
-  }
-}
-
-class ScriptedElector implements Elector {
-  constructor(public lead: boolean) {}
-  released = false;
-  async tryAcquireOrRenew(): Promise<boolean> {
-    return this.lead;
-  }
-  async release(): Promise<void> {
-    this.released = true;
-    this.lead = false;
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function replica(store: DecisionStore, lead: boolean) {
+/** `n` services like chat (chat-0 … chat-n-1), sharing its queries. */
+function manyServices(n: number): string {
+  const one = chatRules().replace('services:\n', '');
+  return 'services:\n' + Array.from({ length: n }, (_, i) => one.replace('name: chat', `name: chat-${i}`)).join('');
+}
+
+function replica(store: DecisionStore, lead: boolean, rules = chatRules()) {
   let ha!: HaCoordinator;
-  const h = harness(chatRules(), { deferPublish: (s, g) => ha.publish(s, g), clock: Date.now });
+  const h = harness(rules, { deferPublish: (s, g) => ha.publish(s, g), clock: Date.now });
   h.prom.answers.set(DECODE_Q, vector([{ pool: 'decode-h100' }, 5500]));
   h.prom.answers.set(TBT_Q, vector([{}, 0.02]));
-  const elector = new ScriptedElector(lead);
+  const elector = new FixedElector(lead);
   ha = new HaCoordinator({ evaluator: h.evaluator, store, elector, identity: lead ? 'leader' : 'follower', syncIntervalMs: 20, publishDelayMs: 150, electionIntervalMs: 30, log: () => {} });
   const served = () => {
     try {
@@ -56,7 +36,7 @@ describe('adapter HA: one decision served by every replica', function () {
   this.timeout(20_000);
 
   it('the leader decides, writes, and both replicas switch to the decision at its effective instant', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryDecisionStore();
     const a = replica(store, true);
     const b = replica(store, false);
     await a.ha.start();
@@ -77,7 +57,7 @@ describe('adapter HA: one decision served by every replica', function () {
   });
 
   it('a replica started later (a rollout) serves the stored level at once; a take-over continues from the stored policy', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryDecisionStore();
     const a = replica(store, true);
     await a.ha.start();
     await sleep(300);
@@ -99,7 +79,7 @@ describe('adapter HA: one decision served by every replica', function () {
   });
 
   it('a decision the store did not take is served by no replica, and is written when the store answers again', async () => {
-    const store = new MemoryStore();
+    const store = new MemoryDecisionStore();
     const a = replica(store, true);
     store.fail = true;
     await a.ha.start();
@@ -111,6 +91,36 @@ describe('adapter HA: one decision served by every replica', function () {
       assert.deepEqual(a.served(), { 'prefill-h100': 9, 'decode-h100': 6 });
     } finally {
       await a.ha.stop();
+    }
+  });
+
+  it('a round of 300 decisions goes out in a few writes; every replica serves all of them; a take-over adopts every policy', async () => {
+    const store = new MemoryDecisionStore();
+    const rules = manyServices(300);
+    const a = replica(store, true, rules);
+    const b = replica(store, false, rules);
+    await a.ha.start();
+    await b.ha.start();
+    try {
+      await sleep(400);
+      assert.ok(store.writes <= 5, `one round, a few writes (saw ${store.writes})`);
+      assert.equal(store.data.size, 300);
+      for (const r of [a, b]) {
+        const served = r.h.provider.getExternalMetric('llm', 'baton_desired_replicas', all, '');
+        assert.equal(served.length, 600, 'both pools of all 300 services');
+      }
+      const c = replica(store, false, rules);
+      await a.ha.stop();
+      c.elector.lead = true;
+      await c.ha.start();
+      try {
+        assert.equal(c.ha.isLeader, true);
+        for (let i = 0; i < 300; i++) assert.deepEqual(c.h.evaluator.state(`chat-${i}`)!.policy, a.h.evaluator.state(`chat-${i}`)!.policy, `chat-${i}: the stored policy`);
+      } finally {
+        await c.ha.stop();
+      }
+    } finally {
+      await b.ha.stop();
     }
   });
 
