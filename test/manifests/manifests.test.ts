@@ -204,6 +204,29 @@ describe('manifests (kubectl kustomize, offline)', function () {
     assert.equal(parseEngineConfig(parse(engineYaml), 'engine.yaml').namespace, 'baton-system');
   });
 
+  it('high availability: 2 replicas under a PodDisruptionBudget; adapter and engine of a pod share one Lease and identity', () => {
+    const objs = get('development');
+    const d = find(objs, 'Deployment', 'baton') as unknown as { spec: { replicas: number; template: { metadata: { labels: Record<string, string> } } } };
+    assert.equal(d.spec.replicas, 2);
+    const pdb = find(objs, 'PodDisruptionBudget', 'baton', 'baton-system') as unknown as { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } };
+    assert.equal(pdb.spec.minAvailable, 1);
+    for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) assert.equal(d.spec.template.metadata.labels[k], v, 'the PDB selects the pods');
+    const spec = podSpec(find(objs, 'Deployment', 'baton'));
+    const c = (name: string) => spec.containers.find((x) => x.name === name)!;
+    const flag = (ctr: Container, n: string) => ctr.args?.find((a) => a === n || a.startsWith(`${n}=`));
+    const value = (ctr: Container, n: string) => flag(ctr, n)?.slice(n.length + 1);
+    assert.ok(flag(c('adapter'), '--ha'), 'the adapter runs with --ha');
+    assert.equal(value(c('adapter'), '--ha-lease'), value(c('engine'), '--lease'), 'one Lease for both');
+    assert.equal(value(c('adapter'), '--ha-identity'), '$(POD_NAME)');
+    assert.equal(value(c('engine'), '--identity'), '$(POD_NAME)');
+    for (const ctr of [c('adapter'), c('engine')]) {
+      const env = (ctr as unknown as { env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[] }).env;
+      assert.equal(env?.find((e) => e.name === 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath, 'metadata.name', `${ctr.name}: POD_NAME from the pod`);
+    }
+    const role = find(objs, 'Role', 'baton', 'baton-system') as unknown as { rules: PolicyRule[] };
+    assert.ok(role.rules.some((r) => (r.resources ?? []).includes('configmaps') && r.verbs.includes('list')), 'every replica lists the decision ConfigMaps');
+  });
+
   it('adapter and engine share the plan through one emptyDir; every flag is one the baton CLI knows; engine probed for liveness only', () => {
     const spec = podSpec(find(get('development'), 'Deployment', 'baton'));
     const c = (name: string) => spec.containers.find((x) => x.name === name)!;
