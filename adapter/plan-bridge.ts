@@ -211,12 +211,30 @@ export function applyPlan(
       refuse(role, 'engine-plan-lower', { planUnits: engineUnits, publishedUnits: ownUnits }, `engine plan has fewer ${role} units (${engineUnits}) than the adapter's (${ownUnits}) without a cap reason`);
       continue;
     }
-    adopted.push({
-      code: 'engine-plan', role, detail: { ageSeconds: round3(ageS), planUnits: engineUnits, decidedUnits: ownUnits },
-      message: `publishing the engine's ${role} split ${pools.map((p) => `${p.name}=${desired[p.name]}`).join(' ')} (plan ${ageS.toFixed(1)} s old; own split ${pools.map((p) => `${p.name}=${own(p.name)}`).join(' ')})`,
-    });
+    adopted.push(adoption(role));
   }
-  if (refusals.length > 0) return { values, reasons: [...reasons, ...refusals] };
+  function adoption(role: Role): ExtraReason {
+    const pools = rule.pools.filter((p) => p.role === role);
+    const ownUnits = pools.reduce((s, p) => s + own(p.name) * p.unitsPerReplica, 0);
+    const engineUnits = pools.reduce((s, p) => s + desired![p.name]! * p.unitsPerReplica, 0);
+    return {
+      code: 'engine-plan', role, detail: { ageSeconds: round3(ageS), planUnits: engineUnits, decidedUnits: ownUnits },
+      message: `publishing the engine's ${role} split ${pools.map((p) => `${p.name}=${desired![p.name]}`).join(' ')} (plan ${ageS.toFixed(1)} s old; own split ${pools.map((p) => `${p.name}=${own(p.name)}`).join(' ')})`,
+    };
+  }
+  if (refusals.length > 0) {
+    // A plan behind the decision while the engine holds a role for readiness: the hold stands whatever the new level
+    // (it waits for pods the adapter cannot see), so the engine's pair is served whole until it plans for the new
+    // level; publishing the adapter's own pair instead would lift the guard at every step of a ramp.
+    const holds = engineReasons.filter((r) => r.code === 'ready-guard');
+    if (holds.length === 0 || !refusals.every((r) => r.code === 'engine-plan-behind')) return { values, reasons: [...reasons, ...refusals] };
+    reasons.push({
+      code: 'engine-plan-guarded', detail: { ageSeconds: round3(ageS) },
+      message: `engine plan was made for other units (${refusals.map((r) => `${r.role}: ${r.detail['planUnits']} planned, ${r.detail['decidedUnits']} decided`).join('; ')}) but holds ${holds.map((h) => h.role ?? 'a role').join(', ')} until pods are Ready: publishing the engine's split for both roles until it plans for the new level`,
+    });
+    reasons.push(...ROLES.map(adoption));
+    return { values: values.map((v) => (desired[v.pool] !== undefined ? { ...v, value: desired[v.pool]! } : v)), reasons };
+  }
   reasons.push(...adopted);
   return { values: values.map((v) => (desired[v.pool] !== undefined ? { ...v, value: desired[v.pool]! } : v)), reasons };
 }

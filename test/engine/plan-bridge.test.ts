@@ -188,6 +188,30 @@ describe('applyPlan (pure)', () => {
     assert.deepEqual(out.reasons.filter((r) => r.code === 'engine-plan').map((r) => r.role), ['prefill', 'decode']);
   });
 
+  it('a plan behind the decision that holds a role for readiness is still taken whole: the guard is not lifted by a newer level', () => {
+    // Load rises while decode pods start: the adapter now decides prefill 7, decode 5; the engine's last plan was made
+    // for {5, 4} and holds prefill at 3 until decode is Ready. Publishing the adapter's own 7/5 would start prefill
+    // ahead of decode (the e2e saw prefill 7 with 2 of 5 decode pods Ready).
+    const d = { prefill: { units: 7, pools: { p: 7 }, replicas: 7 }, decode: { units: 5, pools: { d: 5 }, replicas: 5 } } as unknown as Parameters<typeof applyPlan>[1];
+    const own = [
+      { metric: 'm', labels: {}, role: 'prefill' as const, pool: 'p', value: 7 },
+      { metric: 'm', labels: {}, role: 'decode' as const, pool: 'd', value: 5 },
+    ];
+    const doc = parsePlanDocument({
+      generatedAt: '2026-01-01T00:00:05Z',
+      desired: { chat: { p: 3, d: 4 } },
+      services: [{ service: 'chat', requested: { prefill: 3, decode: 4 }, demanded: { prefill: 5, decode: 4 } }],
+      reasons: [{ code: 'ready-guard', service: 'chat', role: 'prefill', message: 'decode is not Ready → prefill held at 3 units' }],
+    });
+    const out = applyPlan(rule, d, own, { doc }, now, 60);
+    assert.deepEqual(out.values.map((v) => v.value), [3, 4], 'the engine\'s pair, until it plans for the new level');
+    assert.deepEqual(out.reasons.filter((r) => r.code === 'engine-plan').map((r) => r.role), ['prefill', 'decode']);
+    assert.ok(out.reasons.some((r) => r.code === 'engine-plan-guarded'), 'says why a plan behind the decision was taken');
+    // Without a readiness hold, a plan behind is still refused whole (the engine catches up next cycle).
+    const free = parsePlanDocument({ ...doc, reasons: [] });
+    assert.deepEqual(applyPlan(rule, d, own, { doc: free }, now, 60).values.map((v) => v.value), [7, 5]);
+  });
+
   it('one role failing a check refuses the plan for the other role too', () => {
     const doc = parsePlanDocument({ generatedAt: '2026-01-01T00:00:05Z', desired: { chat: { p: 5 } }, services: [{ service: 'chat', demanded: { prefill: 4, decode: 4 } }] });
     const out = applyPlan(rule, decision, values, { doc }, now, 60);

@@ -1,7 +1,7 @@
 // A real Kubernetes control plane on 127.0.0.1 for e2e tests: etcd → kube-apiserver (with the aggregation layer) →
 // kube-controller-manager (HPA/deployment/replicaset…) → kube-scheduler → kwok (fake nodes, pods go Running).
 // Free ports, per-run certificates and a fresh run dir every time; stop() (and process exit) kills every process group.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeApi, kubectl, waitFor } from './api.js';
@@ -21,6 +21,11 @@ export interface ClusterOptions {
   useServiceAccountCredentials?: boolean;
   /** --feature-gates for kube-apiserver and kube-controller-manager, e.g. "HPAConfigurableTolerance=true". */
   featureGates?: string;
+  /**
+   * Pods labelled `slowstart: "true"` become Ready this long after they are bound (kwok's Stage delay), as a model
+   * server loading its weights would; other pods at once. Unset: every pod at once.
+   */
+  slowStartMs?: number;
   /** Keep the run dir after stop() (default: removed unless the run failed, see stop()). */
   keepRunDir?: boolean;
   log?: (line: string) => void;
@@ -167,6 +172,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     ].join('\n'));
     processes.start('kube-scheduler', bin.path('kube-scheduler'), [`--config=${schedulerConfig}`, '--bind-address=127.0.0.1', '--secure-port=0', '--v=1']);
     const stages = ['node-initialize', 'node-heartbeat-with-lease', 'pod-ready', 'pod-complete', 'pod-delete'].map((s) => `--config=${join(bin.stagesDir, s + '.yaml')}`);
+    if (o.slowStartMs !== undefined) stages.splice(2, 1, ...slowStartStages(bin.stagesDir, runDir, o.slowStartMs));
     processes.start('kwok', bin.path('kwok'), [
       `--kubeconfig=${kubeconfig}`, ...stages,
       '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
@@ -180,4 +186,24 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     await cluster.stop(true);
     throw new Error(`${(err as Error).message}\n${tails}`);
   }
+}
+
+/**
+ * kwok's pod-ready stage split in two: pods without the `slowstart` label as before, pods with `slowstart: "true"`
+ * after `delayMs` (Stage spec.delay). Returns the --config flags.
+ */
+function slowStartStages(stagesDir: string, runDir: string, delayMs: number): string[] {
+  const ready = readFileSync(join(stagesDir, 'pod-ready.yaml'), 'utf8');
+  const anchor = '    matchExpressions:\n';
+  if (!ready.includes(anchor) || !ready.includes('  next:\n')) throw new Error(`${stagesDir}/pod-ready.yaml: unexpected layout for the slow-start split`);
+  const fast = ready.replace(anchor, `${anchor}    - key: '.metadata.labels.slowstart'\n      operator: 'DoesNotExist'\n`);
+  const slow = ready
+    .replace('name: pod-ready', 'name: pod-ready-slow')
+    .replace(anchor, `${anchor}    - key: '.metadata.labels.slowstart'\n      operator: 'In'\n      values: ['true']\n`)
+    .replace('  next:\n', `  delay:\n    durationMilliseconds: ${Math.round(delayMs)}\n  next:\n`);
+  const fastFile = join(runDir, 'pod-ready-fast.yaml');
+  const slowFile = join(runDir, 'pod-ready-slow.yaml');
+  writeFileSync(fastFile, fast);
+  writeFileSync(slowFile, slow);
+  return [`--config=${fastFile}`, `--config=${slowFile}`];
 }
