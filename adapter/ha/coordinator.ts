@@ -8,12 +8,21 @@
 //   and continues from the leader's policy state, not from the bare need.
 import type { Evaluator, GoodValue } from '../../rules/evaluator.js';
 import type { DecisionStore } from './kube-store.js';
-import type { DecisionRecord } from './record.js';
+import { MAX_EARLIER, type DecisionRecord } from './record.js';
 
 /** How long a decision waits for the rest of its round before the write (ms). */
 const FLUSH_DELAY_MS = 20;
 /** Decisions adopted per event-loop turn. */
 const ADOPT_SLICE = 64;
+
+/** Of `record` and the decisions it carries, those still to serve at `now`: the one in force and any waiting. */
+function stillToServe(record: DecisionRecord | undefined, now: number): { good: GoodValue; effectiveAtMs: number }[] {
+  if (!record) return [];
+  const all = [...(record.earlier ?? []), { good: record.good, effectiveAtMs: record.effectiveAtMs }];
+  let first = 0;
+  for (let i = 0; i < all.length; i++) if (all[i]!.effectiveAtMs <= now) first = i; // the last one in force
+  return all.slice(first).slice(-MAX_EARLIER);
+}
 
 interface Adoption {
   service: string;
@@ -77,7 +86,10 @@ export class HaCoordinator {
   /** The evaluator's deferPublish hook: a decision goes to the store, and is served once it is there. */
   readonly publish = (service: string, good: GoodValue): void => {
     if (!this.leader) return; // a decision finished after leadership was lost: the new leader decides
-    const record: DecisionRecord = { v: 1, good, effectiveAtMs: this.clock() + (this.o.publishDelayMs ?? 1500), leader: this.o.identity };
+    const now = this.clock();
+    const record: DecisionRecord = { v: 1, good, effectiveAtMs: now + (this.o.publishDelayMs ?? 1500), leader: this.o.identity };
+    const earlier = stillToServe(this.records.get(service), now);
+    if (earlier.length) record.earlier = earlier;
     this.records.set(service, record);
     this.dirty.add(service);
     // A round's decisions arrive one per event-loop turn; one write carries them all (the effective instant is far
@@ -177,6 +189,9 @@ export class HaCoordinator {
     // timer per instant: a leader's round of decisions shares one, not one timer per service.
     const adoption: Adoption = { service, record, withPolicy };
     const wait = record.effectiveAtMs - this.clock();
+    // Not in force yet: the decisions before it are served on their own instants meanwhile (a replica that just started
+    // serves what the others serve). Each goes through here once, without its own `earlier`.
+    if (wait > 0) for (const e of record.earlier ?? []) this.schedule(service, { v: record.v, good: e.good, effectiveAtMs: e.effectiveAtMs, leader: record.leader }, withPolicy);
     if (wait <= 0) return this.enqueue([adoption]);
     let due = this.due.get(record.effectiveAtMs);
     if (!due) {

@@ -7,6 +7,8 @@ import { policyStateSchema } from '../../engine/core/state-schema.js';
 import type { GoodValue } from '../../rules/evaluator.js';
 
 export const RECORD_VERSION = 1;
+/** Earlier decisions a record carries at most (decisions come an interval apart; the publish delay is about one). */
+export const MAX_EARLIER = 4;
 
 export interface DecisionRecord {
   v: number;
@@ -16,7 +18,38 @@ export interface DecisionRecord {
   effectiveAtMs: number;
   /** The leader that wrote it (for explain and logs). */
   leader: string;
+  /**
+   * The decisions before this one that were still to be served when it was written, oldest first: the one in force
+   * then and any still waiting for their instant. A replica that starts while `good` waits serves what the others
+   * serve, instead of nothing.
+   */
+  earlier?: { good: GoodValue; effectiveAtMs: number }[];
 }
+
+const goodSchema = {
+  type: 'object',
+  required: ['decision', 'atMs', 'values'],
+  properties: {
+    atMs: { type: 'number' },
+    windowS: { type: 'number' },
+    values: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['metric', 'labels', 'role', 'pool', 'value'],
+        properties: {
+          metric: { type: 'string' },
+          labels: { type: 'object', additionalProperties: { type: 'string' } },
+          role: { enum: ['prefill', 'decode'] },
+          pool: { type: 'string' },
+          value: { type: 'integer', minimum: 0 },
+        },
+      },
+    },
+    decision: { type: 'object', required: ['state', 'reasons'], properties: { state: policyStateSchema, reasons: { type: 'array' } } },
+    extraReasons: { type: 'array' },
+  },
+} as const;
 
 const recordSchema = {
   type: 'object',
@@ -25,30 +58,8 @@ const recordSchema = {
     v: { const: RECORD_VERSION },
     effectiveAtMs: { type: 'number' },
     leader: { type: 'string' },
-    good: {
-      type: 'object',
-      required: ['decision', 'atMs', 'values'],
-      properties: {
-        atMs: { type: 'number' },
-        windowS: { type: 'number' },
-        values: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['metric', 'labels', 'role', 'pool', 'value'],
-            properties: {
-              metric: { type: 'string' },
-              labels: { type: 'object', additionalProperties: { type: 'string' } },
-              role: { enum: ['prefill', 'decode'] },
-              pool: { type: 'string' },
-              value: { type: 'integer', minimum: 0 },
-            },
-          },
-        },
-        decision: { type: 'object', required: ['state', 'reasons'], properties: { state: policyStateSchema, reasons: { type: 'array' } } },
-        extraReasons: { type: 'array' },
-      },
-    },
+    good: goodSchema,
+    earlier: { type: 'array', maxItems: MAX_EARLIER, items: { type: 'object', required: ['good', 'effectiveAtMs'], properties: { good: goodSchema, effectiveAtMs: { type: 'number' } } } },
   },
 } as const;
 

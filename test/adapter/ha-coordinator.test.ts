@@ -94,6 +94,29 @@ describe('adapter HA: one decision served by every replica', function () {
     }
   });
 
+  it('a replica that starts while the newest decision waits for its instant serves the one in force, then switches with the others', async () => {
+    const store = new MemoryDecisionStore();
+    const a = replica(store, true);
+    await a.ha.start();
+    await sleep(300);
+    await a.ha.stop();
+    const inForce = parseRecord(store.data.get('chat')!).record!;
+    // The leader's next decision, written just now and served from 400 ms on; the record carries the one in force.
+    const next = structuredClone(inForce.good);
+    next.atMs += 1;
+    for (const v of next.values) v.value += 1;
+    store.data.set('chat', JSON.stringify({ ...inForce, good: next, effectiveAtMs: Date.now() + 400, earlier: [{ good: inForce.good, effectiveAtMs: inForce.effectiveAtMs }] }));
+    const c = replica(store, false);
+    await c.ha.start();
+    try {
+      assert.deepEqual(c.served(), { 'prefill-h100': 9, 'decode-h100': 6 }, 'what every other replica serves now (was: nothing, 503, until the instant)');
+      await sleep(600);
+      assert.deepEqual(c.served(), { 'prefill-h100': 10, 'decode-h100': 7 }, 'the next decision from its instant');
+    } finally {
+      await c.ha.stop();
+    }
+  });
+
   it('a round of 300 decisions goes out in a few writes; every replica serves all of them; a take-over adopts every policy', async () => {
     const store = new MemoryDecisionStore();
     const rules = manyServices(300);

@@ -17,7 +17,7 @@ import { startCluster, type Cluster } from './harness/cluster.js';
 import { startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
 import { ProcessSet } from './harness/processes.js';
 import { startHttpSdPrometheus } from './harness/prometheus.js';
-import { deployment, gpuNodes, hpa, ruleYaml, workloadName, type PoolSpec } from './harness/workload.js';
+import { applyScenario, deployment, gpuNodes, hpa, ruleYaml, workloadName, type PoolSpec } from './harness/workload.js';
 
 const NS = 'llm';
 const SERVICE = 'service-a';
@@ -157,9 +157,7 @@ describe('e2e: HA — two adapters behind the aggregator serve one decision; fau
       assert.notEqual(withGuard, rules);
       writeFileSync(join(rulesDir, `${SERVICE}.yaml`), withGuard.replace('maxStalenessSeconds: 60', `maxStalenessSeconds: ${MAX_STALENESS_S}`));
       baton = await registerBatonHa(cluster, { rulesDir, prometheusUrl: proxy.url, prometheusTimeoutMs: PROM_TIMEOUT_MS, leaseDurationS: LEASE_S, syncIntervalMs: SYNC_MS, publishDelayMs: PUBLISH_DELAY_MS }, ['a', 'b']);
-      await cluster.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }, ...POOLS.flatMap(gpuNodes)]);
-      await waitFor(`service account ${NS}/default`, 30_000, async () => ((await api().request('GET', `/api/v1/namespaces/${NS}/serviceaccounts/default`)).status === 200 ? true : undefined));
-      await cluster.apply([...POOLS.map((p) => deployment(NS, SERVICE, p)), ...POOLS.map((p) => hpa(NS, SERVICE, p, { metric: METRIC, tolerance: '0' }))]);
+      await applyScenario(cluster, NS, SERVICE, POOLS, { metric: METRIC, tolerance: '0' });
     } catch (err) {
       failed = true;
       throw err;
@@ -214,7 +212,14 @@ describe('e2e: HA — two adapters behind the aggregator serve one decision; fau
     const old = baton!.replicas()[0]!.name;
     await fault('rollout', async () => {
       const fresh = await baton!.addReplica('c');
-      const [mine, theirs] = await Promise.all([servedBy(fresh), servedBy(baton!.replicas().find((r) => r.name === old)!)]);
+      // Its very first answer is a value (the stored level), not a 503 or a bare need; an unequal pair must vanish on an
+      // immediate re-poll (a switch instant between the two answers), as in replicasAgree.
+      let [mine, theirs] = await Promise.all([servedBy(fresh), servedBy(baton!.replicas().find((r) => r.name === old)!)]);
+      assert.equal(mine.status, 200, `the new replica's first answer: ${JSON.stringify(mine)}`);
+      if (JSON.stringify(mine) !== JSON.stringify(theirs)) {
+        await new Promise((r) => setTimeout(r, 150));
+        [mine, theirs] = await Promise.all([servedBy(fresh), servedBy(baton!.replicas().find((r) => r.name === old)!)]);
+      }
       assert.deepEqual(mine, theirs, 'the new replica serves the stored level (and decision time), not a bare need');
       await baton!.stopReplica(old, 'SIGTERM');
     }, () => undefined, 4000);
