@@ -100,10 +100,12 @@ describe('e2e: manifests applied server-side to the real control plane', functio
     const patch = (kind: string, name: string, body: object, ns?: string) =>
       cluster!.kubectl(['patch', kind, name, ...(ns ? ['-n', ns] : []), '--type=merge', '-p', JSON.stringify(body), ...asBaton]);
     // The policy takes a moment to be enforced after creation: retry the allowed patch, then the denied ones.
+    // Each try changes the label to a new value: a patch that changes nothing is not admitted at all, so repeating one
+    // that got through before the policy was enforced would never be denied.
     const deadline = Date.now() + 30_000;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       try {
-        await assert.rejects(patch('pod', 'p', { metadata: { labels: { app: 'y' } } }, 'vap-e2e'), /baton-writes-only-its-own-fields|pod-deletion-cost/);
+        await assert.rejects(patch('pod', 'p', { metadata: { labels: { app: `y${attempt}` } } }, 'vap-e2e'), /baton-writes-only-its-own-fields|pod-deletion-cost/);
         break;
       } catch (e) {
         if (Date.now() > deadline) throw e;
