@@ -15,6 +15,7 @@ import { Engine } from '../../engine/sidecar/engine.js';
 import { parseEngineConfig, type EngineConfig } from '../../engine/sidecar/config.js';
 import { waitFor } from './harness/api.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
+import { slotDeployment, topologyNode, waitForNodesReady } from './harness/workload.js';
 
 const NS = 'llm';
 const ENGINE_NS = 'baton';
@@ -46,40 +47,10 @@ const RACKS: Rack[] = [
 const HIGH_TIER_S1 = new Set(['c1', 'c2']);
 
 function nodes(): object[] {
-  return RACKS.flatMap((r) => Array.from({ length: 10 }, (_, i) => {
-    const name = `${r.s1}-${i}`;
-    const res = { cpu: '64', memory: '1Ti', pods: '110', 'nvidia.com/gpu': '8' };
-    return {
-      apiVersion: 'v1', kind: 'Node',
-      metadata: {
-        name,
-        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-        labels: { 'kubernetes.io/hostname': name, type: 'kwok', 'baton.io/gpu-type': r.types[i % r.types.length]!, 'baton.io/s1': r.s1, 'baton.io/s2': r.s2 },
-      },
-      status: { allocatable: res, capacity: res },
-    };
-  }));
+  return RACKS.flatMap((r) => Array.from({ length: 10 }, (_, i) => topologyNode(`${r.s1}-${i}`, r.types[i % r.types.length]!, r.s1, r.s2)));
 }
 
-function deployment(p: Pool): object {
-  const labels = { app: p.service, 'baton.io/service': p.service, 'baton.io/pool': p.name, 'baton.io/role': p.role };
-  return {
-    apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name: `${p.service}-${p.name}`, namespace: NS },
-    spec: {
-      replicas: 0,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: slotLabelKey(p.service, p.name), operator: 'Gt', values: ['0'] }] }] } } },
-          containers: [{ name: 'server', image: 'vllm/vllm-openai:fake', resources: { requests: { 'nvidia.com/gpu': '8' }, limits: { 'nvidia.com/gpu': '8' } } }],
-          terminationGracePeriodSeconds: 0,
-        },
-      },
-    },
-  };
-}
+const deployment = (p: Pool): object => slotDeployment(NS, p.service, p);
 
 interface KNode { metadata: { name: string; labels: Record<string, string> } }
 interface KPod { metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string; annotations?: Record<string, string> }; spec: { nodeName?: string }; status: { phase: string; conditions?: { type: string; status: string }[] } }
@@ -206,10 +177,7 @@ describe('e2e: baton engine places P/D slots by switch affinity, pool fallback a
       ...nodes(),
     ]);
     await cluster.apply(POOLS.map(deployment));
-    await waitFor('100 kwok nodes Ready', 60_000, async () => {
-      const items = (await api().get<{ items: { status?: { conditions?: { type: string; status: string }[] } }[] }>('/api/v1/nodes')).items;
-      return items.length === 100 && items.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined;
-    });
+    await waitForNodesReady(api(), 100);
     configFile = join(cluster.runDir, 'engine.json');
     demandFile = join(cluster.runDir, 'demand.json');
     writeFileSync(configFile, JSON.stringify(CONFIG));

@@ -17,7 +17,7 @@ import { startCluster, type Cluster } from './harness/cluster.js';
 import { GARBAGE, startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
 import { ProcessSet } from './harness/processes.js';
 import { startHttpSdPrometheus } from './harness/prometheus.js';
-import { deployment, gpuNodes, hpa, ruleYaml, workloadName, type PoolSpec } from './harness/workload.js';
+import { applyScenario, ruleYaml, workloadName, type PoolSpec } from './harness/workload.js';
 
 const NS = 'llm';
 const SERVICE = 'service-a';
@@ -211,9 +211,7 @@ describe('e2e: faults — Prometheus killed/slow/garbage, adapter restarted — 
       assert.match(rules, /maxStalenessSeconds: 60/);
       writeFileSync(join(rulesDir, `${SERVICE}.yaml`), rules.replace('maxStalenessSeconds: 60', `maxStalenessSeconds: ${MAX_STALENESS_S}`));
       baton = await registerBaton(cluster, { rulesDir, prometheusUrl: proxy.url, prometheusTimeoutMs: PROM_TIMEOUT_MS });
-      await cluster.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }, ...POOLS.flatMap(gpuNodes)]);
-      await waitFor(`service account ${NS}/default`, 30_000, async () => ((await cluster!.api.request('GET', `/api/v1/namespaces/${NS}/serviceaccounts/default`)).status === 200 ? true : undefined));
-      await cluster.apply([...POOLS.map((p) => deployment(NS, SERVICE, p)), ...POOLS.map((p) => hpa(NS, SERVICE, p, { metric: METRIC, tolerance: '0' }))]);
+      await applyScenario(cluster, NS, SERVICE, POOLS, { metric: METRIC, tolerance: '0' });
     } catch (err) {
       failed = true;
       throw err;

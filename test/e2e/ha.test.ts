@@ -17,7 +17,7 @@ import { startCluster, type Cluster } from './harness/cluster.js';
 import { startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
 import { ProcessSet } from './harness/processes.js';
 import { startHttpSdPrometheus } from './harness/prometheus.js';
-import { applyScenario, deployment, gpuNodes, hpa, ruleYaml, workloadName, type PoolSpec } from './harness/workload.js';
+import { applyScenario, ruleYaml, workloadName, type PoolSpec } from './harness/workload.js';
 
 const NS = 'llm';
 const SERVICE = 'service-a';

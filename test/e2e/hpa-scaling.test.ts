@@ -15,7 +15,7 @@ import { waitFor } from './harness/api.js';
 import { registerBaton, type RegisteredBaton } from './harness/baton.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { queryScalar, startHttpSdPrometheus, type HttpSdPrometheus } from './harness/prometheus.js';
-import { deployment, gpuNodes, GPU_TYPE_LABEL, hpa, POOL_LABEL, ruleYaml, workloadName, type PoolSpec } from './harness/workload.js';
+import { applyScenario, GPU_TYPE_LABEL, POOL_LABEL, ruleYaml, workloadName, type PoolSpec } from './harness/workload.js';
 
 const NS = 'llm';
 const SERVICE = 'service-a'; // the simulator's preset A names its series service="service-a"
@@ -180,12 +180,7 @@ describe('e2e: stock HPAs scale prefill and decode from Baton metrics (real kube
         service: SERVICE, namespace: NS, pools: POOLS, ratio: RATIO, decodeTpsPerUnit: DECODE_TPS_PER_UNIT, window: RATE_WINDOW, queryIntervalS: RULE_INTERVAL_S,
       }));
       baton = await registerBaton(cluster, { rulesDir, prometheusUrl: prom.url });
-      await cluster.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }, ...POOLS.flatMap(gpuNodes)]);
-      await waitFor(`service account ${NS}/default`, 30_000, async () => ((await cluster!.api.request('GET', `/api/v1/namespaces/${NS}/serviceaccounts/default`)).status === 200 ? true : undefined));
-      await cluster.apply([
-        ...POOLS.map((p) => deployment(NS, SERVICE, p)),
-        ...POOLS.map((p) => hpa(NS, SERVICE, p, { metric: METRIC, tolerance: '0' })),
-      ]);
+      await applyScenario(cluster, NS, SERVICE, POOLS, { metric: METRIC, tolerance: '0' });
       timings.push(`scenario applied ${((Date.now() - t0) / 1000).toFixed(1)} s after start`);
     } catch (err) {
       failed = true;

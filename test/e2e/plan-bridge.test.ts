@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { generateCa, issueCert } from '../../adapter/certs.js';
 import { startAdapter, type RunningAdapter } from '../../adapter/main.js';
-import { slotLabelKey } from '../../engine/placement/labels.js';
 import { parseEngineConfig } from '../../engine/sidecar/config.js';
 import { Engine } from '../../engine/sidecar/engine.js';
 import { startTsdb, type RunningTsdb } from '../support/prometheus.js';
 import { waitFor } from './harness/api.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
+import { slotDeployment, topologyNode, waitForNodesReady } from './harness/workload.js';
 
 const NS = 'llm';
 const ENGINE_NS = 'baton';
@@ -51,40 +51,10 @@ const RULES = `services:
 `;
 
 function nodes(): object[] {
-  return ['H100', 'H20'].flatMap((type) => Array.from({ length: 10 }, (_, i) => {
-    const name = `${type.toLowerCase()}-${i}`;
-    const res = { cpu: '64', memory: '1Ti', pods: '110', 'nvidia.com/gpu': '8' };
-    return {
-      apiVersion: 'v1', kind: 'Node',
-      metadata: {
-        name,
-        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-        labels: { 'kubernetes.io/hostname': name, type: 'kwok', 'baton.io/gpu-type': type, 'baton.io/s1': 's1-a', 'baton.io/s2': 's2-a' },
-      },
-      status: { allocatable: res, capacity: res },
-    };
-  }));
+  return ['H100', 'H20'].flatMap((type) => Array.from({ length: 10 }, (_, i) => topologyNode(`${type.toLowerCase()}-${i}`, type, 's1-a', 's2-a')));
 }
 
-function deployment(p: (typeof POOLS)[number]): object {
-  const labels = { app: 'chat', 'baton.io/service': 'chat', 'baton.io/pool': p.name, 'baton.io/role': p.role };
-  return {
-    apiVersion: 'apps/v1', kind: 'Deployment',
-    metadata: { name: `chat-${p.name}`, namespace: NS },
-    spec: {
-      replicas: 0,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels: { ...labels, ...(p.slow ? { slowstart: 'true' } : {}) } },
-        spec: {
-          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: slotLabelKey('chat', p.name), operator: 'Gt', values: ['0'] }] }] } } },
-          containers: [{ name: 'server', image: 'vllm/vllm-openai:fake', resources: { requests: { 'nvidia.com/gpu': '8' }, limits: { 'nvidia.com/gpu': '8' } } }],
-          terminationGracePeriodSeconds: 0,
-        },
-      },
-    },
-  };
-}
+const deployment = (p: (typeof POOLS)[number]): object => slotDeployment(NS, 'chat', p, p.slow ? { slowstart: 'true' } : {});
 
 /** A scrape target whose decode token counter grows at `tps` tokens/s (changeable). */
 async function startTokenTarget(): Promise<{ target: string; setTps(tps: number): void; close(): Promise<void> }> {
@@ -220,10 +190,7 @@ describe('e2e: adapter + engine plan bridge during a cold start (real control pl
       ...nodes(),
     ]);
     await cluster.apply(POOLS.map(deployment));
-    await waitFor('20 kwok nodes Ready', 60_000, async () => {
-      const items = (await api().get<{ items: { status?: { conditions?: { type: string; status: string }[] } }[] }>('/api/v1/nodes')).items;
-      return items.length === 20 && items.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined;
-    });
+    await waitForNodesReady(api(), 20);
     target = await startTokenTarget();
     target.setTps(1500);
     tsdb = await startTsdb('prometheus', { targets: [target.target], scrapeIntervalS: 1 });

@@ -1,5 +1,8 @@
 // Manifests of the e2e scenario: kwok fake GPU nodes (GPU-type and switch labels) per pool, one Deployment per pool
 // pinned to its GPU type, and one stock autoscaling/v2 HPA per pool reading Baton's external metric (AverageValue 1).
+import { slotLabelKey } from '../../../engine/placement/labels.js';
+import { waitFor, type KubeApi } from './api.js';
+import type { Cluster } from './cluster.js';
 
 export const GPU_TYPE_LABEL = 'baton.dev/gpu-type';
 export const SWITCH_LABEL = 'baton.dev/switch';
@@ -131,4 +134,57 @@ export function ruleYaml(o: {
     '    maxStalenessSeconds: 60',
     '',
   ].join('\n');
+}
+
+/** The scenario's objects in order: namespace and nodes, then (once the namespace's ServiceAccount exists) each pool's
+ * Deployment and HPA. */
+export async function applyScenario(cluster: Cluster, namespace: string, service: string, pools: PoolSpec[], hpaOptions: HpaOptions): Promise<void> {
+  await cluster.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }, ...pools.flatMap(gpuNodes)]);
+  await waitFor(`service account ${namespace}/default`, 30_000, async () => ((await cluster.api.request('GET', `/api/v1/namespaces/${namespace}/serviceaccounts/default`)).status === 200 ? true : undefined));
+  await cluster.apply([...pools.map((p) => deployment(namespace, service, p)), ...pools.map((p) => hpa(namespace, service, p, hpaOptions))]);
+}
+
+// ---- the engine's scenarios: nodes with Baton's topology labels, Deployments that select the engine's slot labels
+
+/** A kwok node with `gpus` GPUs and Baton's GPU-type and switch labels (what the engine's topology reads). */
+export function topologyNode(name: string, gpuType: string, s1: string, s2: string, gpus = 8): object {
+  const res = { cpu: '64', memory: '1Ti', pods: '110', 'nvidia.com/gpu': String(gpus) };
+  return {
+    apiVersion: 'v1', kind: 'Node',
+    metadata: {
+      name,
+      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: { 'kubernetes.io/hostname': name, type: 'kwok', 'baton.io/gpu-type': gpuType, 'baton.io/s1': s1, 'baton.io/s2': s2 },
+    },
+    status: { allocatable: res, capacity: res },
+  };
+}
+
+/** A pool's Deployment (0 replicas) whose pods need a node carrying the engine's slot label for the pool. */
+export function slotDeployment(namespace: string, service: string, pool: { name: string; role: 'prefill' | 'decode' }, podLabels: Record<string, string> = {}, gpus = 8): object {
+  const labels = { app: service, 'baton.io/service': service, 'baton.io/pool': pool.name, 'baton.io/role': pool.role };
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment',
+    metadata: { name: `${service}-${pool.name}`, namespace },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels: { ...labels, ...podLabels } },
+        spec: {
+          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: slotLabelKey(service, pool.name), operator: 'Gt', values: ['0'] }] }] } } },
+          containers: [{ name: 'server', image: 'vllm/vllm-openai:fake', resources: { requests: { 'nvidia.com/gpu': String(gpus) }, limits: { 'nvidia.com/gpu': String(gpus) } } }],
+          terminationGracePeriodSeconds: 0,
+        },
+      },
+    },
+  };
+}
+
+/** Until `count` nodes exist and all are Ready. */
+export async function waitForNodesReady(api: KubeApi, count: number): Promise<void> {
+  await waitFor(`${count} kwok nodes Ready`, 60_000, async () => {
+    const items = (await api.get<{ items: { status?: { conditions?: { type: string; status: string }[] } }[] }>('/api/v1/nodes')).items;
+    return items.length === count && items.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ? true : undefined;
+  });
 }
