@@ -232,8 +232,7 @@ export function applyPlan(
       code: 'engine-plan-guarded', detail: { ageSeconds: round3(ageS) },
       message: `engine plan was made for other units (${refusals.map((r) => `${r.role}: ${r.detail['planUnits']} planned, ${r.detail['decidedUnits']} decided`).join('; ')}) but holds ${holds.map((h) => h.role ?? 'a role').join(', ')} until pods are Ready: publishing the engine's split for both roles until it plans for the new level`,
     });
-    reasons.push(...ROLES.map(adoption));
-    return { values: values.map((v) => (desired[v.pool] !== undefined ? { ...v, value: desired[v.pool]! } : v)), reasons };
+    adopted.splice(0, adopted.length, ...ROLES.map(adoption));
   }
   reasons.push(...adopted);
   return { values: values.map((v) => (desired[v.pool] !== undefined ? { ...v, value: desired[v.pool]! } : v)), reasons };

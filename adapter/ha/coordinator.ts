@@ -59,6 +59,8 @@ export class HaCoordinator {
   /** Adoptions waiting for their instant, by effectiveAtMs. */
   private readonly due = new Map<number, Adoption[]>();
   private readonly adoptions: Adoption[] = [];
+  /** `service\0atMs` of every decision waiting for its instant or its slice. */
+  private readonly scheduled = new Set<string>();
   private adoptHead = 0;
   private draining = false;
   private readonly dirty = new Set<string>();
@@ -147,6 +149,7 @@ export class HaCoordinator {
     for (const t of this.adoptTimers.values()) clearTimeout(t);
     this.adoptTimers.clear();
     this.due.clear();
+    this.scheduled.clear();
   }
 
   private async elect(): Promise<void> {
@@ -185,6 +188,10 @@ export class HaCoordinator {
 
   private schedule(service: string, record: DecisionRecord, withPolicy: boolean): void {
     if ((this.served.get(service) ?? -Infinity) >= record.good.atMs) return;
+    // Every sync reads the records again; one that is already waiting for its turn is not queued a second time.
+    const key = `${service}\u0000${record.good.atMs}`;
+    if (this.scheduled.has(key)) return;
+    this.scheduled.add(key);
     // Every record gets its own turn (an older one still pending is served first, as on every other replica). One
     // timer per instant: a leader's round of decisions shares one, not one timer per service.
     const adoption: Adoption = { service, record, withPolicy };
@@ -230,6 +237,7 @@ export class HaCoordinator {
   }
 
   private adopt({ service, record, withPolicy }: Adoption): void {
+    this.scheduled.delete(`${service}\u0000${record.good.atMs}`);
     if ((this.served.get(service) ?? -Infinity) >= record.good.atMs) return;
     if (this.o.evaluator.adopt(service, record.good, withPolicy && !this.leader)) this.served.set(service, record.good.atMs);
   }
