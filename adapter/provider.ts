@@ -34,7 +34,8 @@ export interface Explanation {
   namespace: string;
   metric: string;
   selector: string;
-  queries: { name: string; promql: string; evaluatedAtMs?: number; raw?: unknown; error?: string }[];
+  /** `batch`: the query ran as part of one merged query; `raw` is then this query's slice of its answer. */
+  queries: { name: string; promql: string; evaluatedAtMs?: number; raw?: unknown; error?: string; batch?: { promql: string; by: string[]; slice: Record<string, string>; queries: number } }[];
   values: ExternalMetricSample[];
   reasons: unknown[];
   stale?: boolean;

@@ -4,6 +4,9 @@
 import { decide, noteSignalMissing } from '../engine/core/decide.js';
 import type { Decision, GuardReading, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
 import type { Registry } from 'prom-client';
+import type { Batch } from './batch/plan.js';
+import { BatchedQueries, type RoundResults } from './batch/queries.js';
+import { cohortKey, delayToPhase, phaseOffsetMs } from './batch/schedule.js';
 import { SharedQueries } from './dedupe.js';
 import { rulesMetrics, type RulesMetrics } from './metrics.js';
 import { PrometheusError, type InstantQuery, type QueryResult } from './prometheus.js';
@@ -23,6 +26,8 @@ export interface QueryTrace {
   errorKind?: ProblemKind;
   /** False when a `when` condition switched this guard off. */
   active?: boolean;
+  /** When the query ran as part of a batch: the one query sent, and the labels that cut this query's slice from it. */
+  batch?: { promql: string; by: string[]; slice: Record<string, string>; queries: number };
 }
 
 /** One value the service publishes: desired replicas of one pool. */
@@ -120,11 +125,25 @@ export interface EvaluatorOptions {
   deferPublish?: (service: string, good: GoodValue) => void;
 }
 
+/** Evaluations of one round run this many at a time, then yield to I/O, so serving never waits behind a whole round. */
+const ROUND_SLICE = 64;
+
+/** Services evaluated together at one stable phase of their interval (see batch/schedule.ts). */
+interface Cohort {
+  intervalMs: number;
+  offsetMs: number;
+  services: string[];
+}
+
 export class Evaluator {
   private readonly states = new Map<string, ServiceState>();
+  /** Round timers, by cohort key. */
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private cohorts = new Map<string, Cohort>();
   private readonly running = new Map<string, Promise<void>>();
+  private readonly rounds = new Set<Promise<void>>();
   private readonly shared: SharedQueries;
+  private readonly queries: BatchedQueries;
   private readonly metrics: RulesMetrics;
   private readonly clock: () => number;
   private readonly replicaSource: ReplicaSource;
@@ -143,6 +162,7 @@ export class Evaluator {
     this.shared = new SharedQueries(opts.query, this.clock, opts.reuseMs ?? 1000, () => this.metrics.queriesSent.inc());
     this.replicaSource = opts.replicaSource ?? lastDecisionReplicas;
     this.log = opts.log ?? ((m) => console.error(`baton rules: ${m}`));
+    this.queries = new BatchedQueries(this.shared, this.log);
     this.afterDecision = opts.afterDecision;
     this.restore = new Map(Object.entries(opts.restore ?? {}));
     this.onDecision = opts.onDecision;
@@ -155,11 +175,11 @@ export class Evaluator {
     const names = new Set(ruleSet.services.map((s) => s.name));
     for (const [name, st] of this.states) {
       if (names.has(name)) continue;
-      this.clearTimer(name);
       this.states.delete(name);
       for (const v of st.lastGood?.values ?? []) this.metrics.desiredReplicas.remove({ service: name, role: v.role, pool: v.pool });
       this.metrics.staleness.remove({ rule: name });
     }
+    const added: string[] = [];
     for (const rule of ruleSet.services) {
       const st = this.states.get(rule.name);
       if (st) {
@@ -172,11 +192,75 @@ export class Evaluator {
         st.rule = rule;
       } else {
         this.states.set(rule.name, this.initialState(rule));
+        added.push(rule.name);
       }
     }
     this.ruleSet = ruleSet;
-    this.shared.retain(new Set(ruleSet.services.flatMap((s) => queriesOf(s).map((q) => q.spec.promql))));
-    if (this.started) for (const rule of ruleSet.services) if (!this.timers.has(rule.name)) this.schedule(rule.name, 0);
+    this.queries.setQueries(ruleSet.services.flatMap((s) => queriesOf(s).map((q) => q.spec.promql)));
+    this.cohorts = this.cohortsOf(ruleSet);
+    if (!this.started) return;
+    // A new service decides at once, then joins its cohort's phase.
+    if (added.length) this.round(added);
+    this.armAll();
+  }
+
+  /** Services grouped by the units (batches or single queries) they send, each group with its stable phase. */
+  private cohortsOf(ruleSet: RuleSet): Map<string, Cohort> {
+    const out = new Map<string, Cohort>();
+    for (const rule of ruleSet.services) {
+      const key = cohortKey(rule.queryIntervalS, queriesOf(rule).map((q) => this.queries.unitOf(q.spec.promql)));
+      const c = out.get(key);
+      if (c) c.services.push(rule.name);
+      else {
+        const intervalMs = rule.queryIntervalS * 1000;
+        out.set(key, { intervalMs, offsetMs: phaseOffsetMs(key, intervalMs), services: [rule.name] });
+      }
+    }
+    return out;
+  }
+
+  /** The phase (ms into its interval) at which a service's cohort runs. */
+  phaseOf(service: string): { offsetMs: number; intervalMs: number; cohortSize: number } | undefined {
+    for (const c of this.cohorts.values()) if (c.services.includes(service)) return { offsetMs: c.offsetMs, intervalMs: c.intervalMs, cohortSize: c.services.length };
+    return undefined;
+  }
+
+  /** Timers for every cohort that has none; cohorts that are gone lose theirs. */
+  private armAll(): void {
+    for (const key of [...this.timers.keys()]) if (!this.cohorts.has(key)) this.clearTimer(key);
+    for (const key of this.cohorts.keys()) if (!this.timers.has(key)) this.arm(key);
+  }
+
+  private arm(key: string): void {
+    const c = this.cohorts.get(key);
+    if (!c) return;
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      const now = this.cohorts.get(key);
+      if (!this.started || !now) return;
+      void this.round(now.services).finally(() => {
+        if (this.started && !this.timers.has(key)) this.arm(key);
+      });
+    }, delayToPhase(this.clock(), c.intervalMs, c.offsetMs));
+    t.unref();
+    this.timers.set(key, t);
+  }
+
+  /**
+   * One round: the services' evaluations share one set of answers (each batch is sent once), and run a slice at a
+   * time with a turn of the event loop between slices.
+   */
+  private round(services: readonly string[]): Promise<void> {
+    const results: RoundResults = new Map();
+    const p = (async () => {
+      for (let i = 0; i < services.length; i += ROUND_SLICE) {
+        if (i > 0) await new Promise<void>((r) => setImmediate(r));
+        await Promise.all(services.slice(i, i + ROUND_SLICE).map((s) => this.evaluate(s, results)));
+      }
+    })();
+    this.rounds.add(p);
+    void p.finally(() => this.rounds.delete(p));
+    return p;
   }
 
   rules(): RuleSet {
@@ -209,6 +293,11 @@ export class Evaluator {
     return this.states.get(service);
   }
 
+  /** The merged queries of the current rule set (batch/plan.ts). */
+  get batches(): readonly Batch[] {
+    return this.queries.batches;
+  }
+
   /** HTTP queries sent so far (after deduplication). */
   get queriesSent(): number {
     return this.shared.sent;
@@ -217,14 +306,16 @@ export class Evaluator {
   start(): void {
     if (this.started) return;
     this.started = true;
-    for (const rule of this.ruleSet.services) this.schedule(rule.name, 0);
+    // The first decisions come at once (one round for everything), later rounds at each cohort's phase.
+    void this.round(this.ruleSet.services.map((s) => s.name));
+    this.armAll();
   }
 
   /** Stops evaluating (a follower serves what the leader publishes); start() resumes. */
   async pause(): Promise<void> {
     this.started = false;
     for (const name of [...this.timers.keys()]) this.clearTimer(name);
-    await Promise.allSettled([...this.running.values()]);
+    await Promise.allSettled([...this.rounds, ...this.running.values()]);
   }
 
   get evaluating(): boolean {
@@ -252,13 +343,13 @@ export class Evaluator {
   async stop(): Promise<void> {
     this.started = false;
     for (const name of [...this.timers.keys()]) this.clearTimer(name);
-    await Promise.allSettled([...this.running.values()]);
+    await Promise.allSettled([...this.rounds, ...this.running.values()]);
     this.metrics.beforeScrape.delete(this.refreshStaleness);
   }
 
   /** Evaluates every service once, now (tests and `baton rules check`). */
   async evaluateAll(): Promise<void> {
-    await Promise.all(this.ruleSet.services.map((s) => this.evaluate(s.name)));
+    await this.round(this.ruleSet.services.map((s) => s.name));
   }
 
   /**
@@ -266,29 +357,14 @@ export class Evaluator {
    * inside one service's evaluation (a bug, a restored state decide() cannot use) holds that service's last value and
    * is reported on it; the other services go on.
    */
-  evaluate(service: string): Promise<void> {
+  evaluate(service: string, round?: RoundResults): Promise<void> {
     const pending = this.running.get(service);
     if (pending) return pending;
-    const p = this.evaluateNow(service)
+    const p = this.evaluateNow(service, round)
       .catch((e: unknown) => this.failed(service, e))
       .finally(() => this.running.delete(service));
     this.running.set(service, p);
     return p;
-  }
-
-  private schedule(name: string, delayMs: number): void {
-    this.clearTimer(name);
-    const t = setTimeout(() => {
-      const startedAt = this.clock();
-      void this.evaluate(name).finally(() => {
-        const st = this.states.get(name);
-        if (!this.started || !st) return;
-        const next = Math.max(0, st.rule.queryIntervalS * 1000 - (this.clock() - startedAt));
-        this.schedule(name, next);
-      });
-    }, delayMs);
-    t.unref();
-    this.timers.set(name, t);
   }
 
   private clearTimer(name: string): void {
@@ -297,14 +373,14 @@ export class Evaluator {
     this.timers.delete(name);
   }
 
-  private async evaluateNow(service: string): Promise<void> {
+  private async evaluateNow(service: string, round?: RoundResults): Promise<void> {
     const st = this.states.get(service);
     if (!st) return;
     const rule = st.rule;
     const nowMs = this.clock();
     const nowS = nowMs / 1000;
     const families = queriesOf(rule);
-    const results = await Promise.all(families.map(async (f) => this.runQuery(rule.name, f.name, f.spec.promql)));
+    const results = await Promise.all(families.map(async (f) => this.runQuery(rule.name, f.name, f.spec.promql, round)));
     const byName = new Map(families.map((f, i) => [f.name, results[i]!]));
     const traces: QueryTrace[] = families.map((f, i) => ({ name: f.name, promql: f.spec.promql, evaluatedAtMs: nowMs, ...results[i]! }));
     const traceOf = (name: string): QueryTrace => traces.find((t) => t.name === name)!;
@@ -388,15 +464,17 @@ export class Evaluator {
     this.metrics.staleness.set({ rule: rule.name }, 0);
   }
 
-  private async runQuery(rule: string, family: string, promql: string): Promise<{ raw?: QueryResult; error?: string; errorKind?: ProblemKind }> {
+  private async runQuery(rule: string, family: string, promql: string, round?: RoundResults): Promise<Pick<QueryTrace, 'raw' | 'error' | 'errorKind' | 'batch'>> {
     const end = this.metrics.queryDuration.startTimer({ rule, query: family });
+    const batch = this.queries.batchOf(promql);
+    const shown = batch && { batch: { promql: batch.promql, by: batch.by, slice: sliceLabels(batch.by, batch.members.get(promql)!), queries: batch.members.size } };
     try {
-      const raw = await this.shared.run(promql);
-      return { raw };
+      const answer = await this.queries.run(promql, round);
+      return answer.batch ? { raw: answer.result, ...shown } : { raw: answer.result };
     } catch (e) {
       const kind = e instanceof PrometheusError ? e.kind : 'error';
       this.metrics.queryErrors.inc({ rule, query: family, kind });
-      return { error: (e as Error).message, errorKind: 'error' };
+      return { error: (e as Error).message, errorKind: 'error', ...shown };
     } finally {
       end();
     }
@@ -448,6 +526,12 @@ export class Evaluator {
   private setStaleness(name: string, st: ServiceState, now: number): void {
     this.metrics.staleness.set({ rule: name }, st.lastGood ? (now - st.lastGood.atMs) / 1000 : Infinity);
   }
+}
+
+/** A slice key (batch/template.ts sliceKey) as labels. */
+function sliceLabels(by: readonly string[], key: string): Record<string, string> {
+  const values = JSON.parse(key) as string[];
+  return Object.fromEntries(by.map((l, i) => [l, values[i]!]));
 }
 
 function queriesOf(rule: ServiceRule): { name: string; spec: QuerySpec }[] {

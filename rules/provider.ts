@@ -48,6 +48,7 @@ export class RulesProvider implements ExternalMetricsProvider {
         const entry: Explanation['queries'][number] = { name: `${rule.name}/${q.name}`, promql: q.promql, evaluatedAtMs: q.evaluatedAtMs };
         if (q.raw !== undefined) entry.raw = q.raw;
         if (q.error !== undefined) entry.error = q.error;
+        if (q.batch) entry.batch = q.batch;
         ex.queries.push(entry);
       }
       if (st?.queries.length === 0 || !st) for (const q of queryTexts(rule)) ex.queries.push({ name: `${rule.name}/${q.name}`, promql: q.promql, error: 'not evaluated yet' });

@@ -24,7 +24,7 @@ export interface ExplainDocument {
   namespace: string;
   metric: string;
   selector: string;
-  queries: { name: string; promql: string; evaluatedAtMs?: number; raw?: unknown; error?: string }[];
+  queries: { name: string; promql: string; evaluatedAtMs?: number; raw?: unknown; error?: string; batch?: { promql: string; by: string[]; slice: Record<string, string>; queries: number } }[];
   values: { metricName: string; labels: Record<string, string>; value: number | null; timestampMs: number; windowSeconds?: number }[];
   reasons: { code?: string; service?: string; role?: string; pool?: string; message?: string }[];
   stale?: boolean;
@@ -130,6 +130,9 @@ export function formatExplanation(doc: ExplainDocument, nowMs = Date.now()): str
   for (const q of doc.queries) {
     out.push(`  ${q.name}${q.evaluatedAtMs !== undefined ? `  evaluated ${ago(q.evaluatedAtMs, nowMs)}` : ''}`);
     out.push(`    promql  ${q.promql}`);
+    if (q.batch) {
+      out.push(`    sent as ${q.batch.promql}`, `            (one query for ${q.batch.queries} queries of this template; this one's slice: ${labelText(q.batch.slice)})`);
+    }
     if (q.raw !== undefined) {
       const [first, ...rest] = rawLines(q.raw);
       out.push(`    result  ${first}`, ...rest.map((l) => `          ${l}`));

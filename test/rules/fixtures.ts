@@ -2,7 +2,8 @@
 import { Registry } from 'prom-client';
 import { Evaluator, type EvaluatorOptions } from '../../rules/evaluator.js';
 import { loadRuleText } from '../../rules/load.js';
-import type { QueryResult } from '../../rules/prometheus.js';
+import type { Batch } from '../../rules/batch/plan.js';
+import type { QueryResult, Series } from '../../rules/prometheus.js';
 import { RulesProvider } from '../../rules/provider.js';
 import type { RuleSet } from '../../rules/types.js';
 
@@ -38,17 +39,37 @@ export const vector = (...series: [Record<string, string>, number][]): QueryResu
   series: series.map(([labels, value]) => ({ labels, value, timestampS: 0 })),
 });
 
-/** A Prometheus whose answers the test sets per query; counts what it is asked. */
+/**
+ * A Prometheus whose answers the test sets per query; counts what it is asked. Given the evaluator's batches, it
+ * answers a merged query as Prometheus would: the members' own answers, each series labelled with the member's values
+ * of the grouping labels (an error answer of any member fails the whole query).
+ */
 export class ScriptedPrometheus {
   answers = new Map<string, QueryResult | Error>();
   calls: string[] = [];
+  batches: () => readonly Batch[] = () => [];
   query = async (promql: string): Promise<QueryResult> => {
     this.calls.push(promql);
-    const a = this.answers.get(promql);
+    const a = this.answers.get(promql) ?? this.merged(promql);
     if (a instanceof Error) throw a;
     if (!a) return { kind: 'vector', series: [] };
     return a;
   };
+
+  private merged(promql: string): QueryResult | Error | undefined {
+    const batch = this.batches().find((b) => b.promql === promql);
+    if (!batch) return undefined;
+    const series: Series[] = [];
+    for (const [member, key] of batch.members) {
+      const a = this.answers.get(member);
+      if (a instanceof Error) return a;
+      if (a?.kind !== 'vector') continue;
+      const values = JSON.parse(key) as string[];
+      const extra = Object.fromEntries(batch.by.map((l, i) => [l, values[i]!]));
+      for (const s of a.series) series.push({ ...s, labels: { ...s.labels, ...extra } });
+    }
+    return { kind: 'vector', series };
+  }
 }
 
 export function harness(text = chatRules(), extra: Partial<EvaluatorOptions> = {}) {
@@ -58,6 +79,7 @@ export function harness(text = chatRules(), extra: Partial<EvaluatorOptions> = {
   const registry = new Registry();
   const logs: string[] = [];
   const evaluator = new Evaluator({ query: prom.query, clock, registry, log: (m) => logs.push(m), reuseMs: 0, ...extra });
+  prom.batches = () => evaluator.batches;
   evaluator.setRules(ruleSetOf(text));
   const provider = new RulesProvider(evaluator, clock);
   return { prom, evaluator, provider, registry, logs, advance: (s: number) => (nowMs += s * 1000), now: () => nowMs };

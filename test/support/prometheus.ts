@@ -54,14 +54,17 @@ export interface StartOptions {
   targets: string[];
   /** Target labels (on every series and on `up`), as service discovery would attach them. */
   labels?: Record<string, string>;
+  /** More targets, each group with its own target labels (e.g. one `service` per group). */
+  groups?: { targets: string[]; labels: Record<string, string> }[];
   scrapeIntervalS?: number;
   startTimeoutMs?: number;
 }
 
-function scrapeConfig(targets: string[], intervalS: number, labels: Record<string, string> = {}): string {
-  const labelLines = Object.keys(labels).length
-    ? ['        labels:', ...Object.entries(labels).map(([k, v]) => `          ${k}: ${JSON.stringify(v)}`)]
-    : [];
+function scrapeConfig(targets: string[], intervalS: number, labels: Record<string, string> = {}, groups: StartOptions['groups'] = []): string {
+  const group = (ts: string[], ls: Record<string, string>): string[] => [
+    `      - targets: [${ts.map((t) => JSON.stringify(t)).join(', ')}]`,
+    ...(Object.keys(ls).length ? ['        labels:', ...Object.entries(ls).map(([k, v]) => `          ${k}: ${JSON.stringify(v)}`)] : []),
+  ];
   // No evaluation_interval: VictoriaMetrics' strict parser refuses fields it does not know.
   return [
     'global:',
@@ -71,8 +74,8 @@ function scrapeConfig(targets: string[], intervalS: number, labels: Record<strin
     `    scrape_interval: ${intervalS}s`,
     `    scrape_timeout: ${Math.max(500, Math.round(intervalS * 800))}ms`,
     '    static_configs:',
-    `      - targets: [${targets.map((t) => JSON.stringify(t)).join(', ')}]`,
-    ...labelLines,
+    ...group(targets, labels),
+    ...groups.flatMap((g) => group(g.targets, g.labels)),
     '',
   ].join('\n');
 }
@@ -81,7 +84,7 @@ export async function startTsdb(kind: TsdbKind, opts: StartOptions): Promise<Run
   ensureInstalled(kind);
   const dir = mkdtempSync(join(tmpdir(), `baton-${kind}-`));
   const config = join(dir, 'scrape.yml');
-  writeFileSync(config, scrapeConfig(opts.targets, opts.scrapeIntervalS ?? 1, opts.labels));
+  writeFileSync(config, scrapeConfig(opts.targets, opts.scrapeIntervalS ?? 1, opts.labels, opts.groups));
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
   const args = kind === 'prometheus'
