@@ -85,14 +85,19 @@ describe('scrape outage of one engine target (real Prometheus): no scale-in on t
     }
     await b.stop(); // target b now fails every scrape: up{service="chat"} == 0 for it
     const seen: number[] = [];
-    const end = Date.now() + 9_000; // inside the 10 s rate window the dead target's samples would drag the sum down
+    const problems = new Set<string>();
+    // Inside the 10 s rate window the dead target's samples would drag the sum down. Observed for 7 s: near 10 s its
+    // last samples leave the window, the clause rightly lets go, and what follows is a real (smaller) load.
+    const end = Date.now() + 7_000;
     while (Date.now() < end) {
       const v = decodeTotal(provider);
       if (v !== undefined) seen.push(v);
+      const problem = evaluator.state('chat')!.lastProblem;
+      if (problem) problems.add(problem);
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.ok(seen.length > 10);
     assert.ok(Math.min(...seen) >= 6, `decode replicas went down during the scrape outage: ${seen.join(',')}`);
-    assert.match(evaluator.state('chat')!.lastProblem ?? '', /decode TPS unusable/);
+    assert.ok([...problems].some((p) => /decode TPS unusable/.test(p)), `the evaluator never held: ${[...problems].join('; ') || 'no problem seen'}`);
   });
 });
