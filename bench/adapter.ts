@@ -17,8 +17,6 @@
 // one HPA count (a single cell holds only one or two intervals): every service shares one PromQL, so it must stay flat
 // however many HPAs read the metric.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,6 +26,8 @@ import { FixedElector, MemoryDecisionStore } from '../adapter/ha/local.js';
 import { startAdapter, type RunningAdapter } from '../adapter/main.js';
 import { startTsdb, type TsdbKind } from '../test/support/prometheus.js';
 import { startLoadGenerator } from './loadgen.js';
+import { loadFlag, positiveIntList, type LoadFlags } from './args.js';
+import { startScrapeTarget, type ScrapeTarget } from './scrape-target.js';
 
 const QUERY_INTERVAL_S = 5;
 export const BENCH_DECODE_Q = 'sum by (pool) (rate(bench_generation_tokens_total{pool="decode"}[30s]))';
@@ -36,41 +36,18 @@ export const BENCH_NAMESPACE = 'bench';
 
 // ---------------------------------------------------------------- orchestration (parent)
 
-interface Options {
-  json?: string;
-  hpas: number[];
-  rates: number[];
-  seconds: number;
-  warmupSeconds: number;
-  connections: number;
+interface Options extends LoadFlags {
   tsdb: TsdbKind;
   replicas: number[];
-  rounds: number;
 }
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { hpas: [1, 100, 1000, 5000], rates: [500, 1000, 2000], seconds: 6, warmupSeconds: 1, connections: 16, tsdb: 'victoria-metrics', replicas: [1], rounds: 1 };
-  const list = (flag: string, v: string | undefined): number[] => {
-    const xs = (v ?? '').split(',').map((s) => Number(s.trim()));
-    if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`${flag} must be a comma-separated list of positive integers, got '${v}'`);
-    return xs;
-  };
-  const num = (flag: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new Error(`${flag} must be a number ≥ ${min}, got '${v}'`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = (): string | undefined => argv[++i];
-    if (a === '--json') o.json = v() ?? fail('--json needs a file name');
-    else if (a === '--hpas') o.hpas = list(a, v());
-    else if (a === '--rates') o.rates = list(a, v());
-    else if (a === '--seconds') o.seconds = num(a, v(), 1);
-    else if (a === '--warmup') o.warmupSeconds = num(a, v(), 0);
-    else if (a === '--connections') o.connections = num(a, v(), 1);
-    else if (a === '--replicas') o.replicas = list(a, v());
-    else if (a === '--rounds') o.rounds = num(a, v(), 1);
+    if (loadFlag(o, a, v)) continue;
+    if (a === '--replicas') o.replicas = positiveIntList(a, v());
     else if (a === '--tsdb') {
       const t = v();
       if (t !== 'victoria-metrics' && t !== 'prometheus') throw new Error(`--tsdb must be victoria-metrics or prometheus, got '${t}'`);
@@ -78,10 +55,6 @@ function parseArgs(argv: string[]): Options {
     } else throw new Error(`unknown argument '${a}' (see the header of bench/adapter.ts)`);
   }
   return o;
-}
-
-function fail(message: string): never {
-  throw new Error(message);
 }
 
 /** One service per two HPAs (its prefill and decode pool), all sharing one PromQL; the HPAs' selectors and paths. */
@@ -110,29 +83,11 @@ export function benchRules(hpas: number): { yaml: string; services: number; sele
 }
 
 /** A scrape target whose counter grows at a steady 1,500 tokens/s for the decode pool. */
-async function startStaticTarget(): Promise<{ target: string; close(): Promise<void> }> {
-  const t0 = Date.now();
-  const server = http.createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    const elapsed = (Date.now() - t0) / 1000;
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-    res.end(
-      '# TYPE bench_generation_tokens_total counter\n' +
-        `bench_generation_tokens_total{pool="decode"} ${(1500 * elapsed).toFixed(3)}\n` +
-        `bench_generation_tokens_total{pool="prefill"} ${(10 * elapsed).toFixed(3)}\n`,
-    );
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    target: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    }),
-  };
+async function startStaticTarget(): Promise<ScrapeTarget> {
+  return startScrapeTarget((elapsed) =>
+    '# TYPE bench_generation_tokens_total counter\n' +
+      `bench_generation_tokens_total{pool="decode"} ${(1500 * elapsed).toFixed(3)}\n` +
+      `bench_generation_tokens_total{pool="prefill"} ${(10 * elapsed).toFixed(3)}\n`);
 }
 
 async function until<T>(what: () => string, probe: () => T | undefined, timeoutMs: number): Promise<T> {

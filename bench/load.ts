@@ -12,6 +12,7 @@ import { testPki } from '../test/adapter/fixtures.js';
 import { startAdapterHarness, startScriptedPrometheus } from '../test/adapter/harness.js';
 import { benchRules, BENCH_DECODE_Q, BENCH_METRIC, BENCH_NAMESPACE } from './adapter.js';
 import { startLoadGenerator, type LoadResult } from './loadgen.js';
+import { numberAtLeast } from './args.js';
 
 export const NOMINAL_RPS = 2000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -119,11 +120,7 @@ export async function runLoadBench(o: LoadOptions = DEFAULT_LOAD): Promise<LoadR
 
 function parseArgs(argv: string[]): LoadOptions & { json?: string } {
   const o: LoadOptions & { json?: string } = { ...DEFAULT_LOAD };
-  const num = (flag: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new Error(`${flag} must be a number ≥ ${min}, got '${v}'`);
-    return n;
-  };
+  const num = numberAtLeast;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[++i];

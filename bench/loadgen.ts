@@ -13,6 +13,11 @@ export interface LoadRequest {
   /** Request paths, used round-robin. */
   paths: string[];
   rate: number;
+  /**
+   * Closed loop: `connections` clients per server each send the next request as soon as the last one is answered, for
+   * the measured seconds; `rate` is ignored and `achievedRps` is the peak the server sustains.
+   */
+  closed?: boolean;
   /** Measured seconds; requests due in the warm-up before them are sent but not counted. */
   seconds: number;
   warmupSeconds?: number;
@@ -47,6 +52,58 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 
 function quantile(sorted: Float64Array, q: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** Runs one closed-loop load in this process (see LoadRequest.closed); latency counts from each request's send. */
+export async function runClosedLoop(r: LoadRequest): Promise<LoadResult> {
+  const origins = [r.origin, ...(r.alsoOrigins ?? [])];
+  const timeoutMs = r.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let errors = 0;
+  let sent = 0;
+  let firstError: string | undefined;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const measureFrom = t0 + (r.warmupSeconds ?? 0) * 1000;
+  const end = measureFrom + r.seconds * 1000;
+  const client = async (origin: string, k: number): Promise<void> => {
+    const url = new URL(origin);
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: r.ca, cert: r.cert, key: r.key });
+    for (let i = k; performance.now() < end; i += r.connections) {
+      const path = r.paths[i % r.paths.length]!;
+      const start = performance.now();
+      sent++;
+      const { status, err } = await new Promise<{ status: number; err?: Error }>((res) => {
+        const req = https.request({ agent, host: url.hostname, port: url.port, path, method: 'GET', timeout: timeoutMs }, (resp) => {
+          resp.resume();
+          resp.on('end', () => res({ status: resp.statusCode ?? 0 }));
+        });
+        req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+        req.on('error', (e) => res({ status: 0, err: e }));
+        req.end();
+      });
+      const done = performance.now();
+      if (start < measureFrom || done > end) continue;
+      latencies.push(done - start);
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status !== 200) {
+        errors++;
+        firstError ??= err ? err.message : `HTTP ${status} for ${path}`;
+      }
+    }
+    agent.destroy();
+  };
+  await Promise.all(origins.flatMap((o) => Array.from({ length: r.connections }, (_, k) => client(o, k))));
+  const cpu = process.cpuUsage(cpu0);
+  const lat = Float64Array.from(latencies).sort();
+  const out: LoadResult = {
+    offeredRps: NaN, seconds: r.seconds, sent, measured: lat.length, ok: statuses['200'] ?? 0, errors, statuses,
+    achievedRps: lat.length / r.seconds, p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99), maxMs: lat.length ? lat[lat.length - 1]! : NaN,
+    loadgenCpuPct: ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100,
+  };
+  if (firstError !== undefined) out.firstError = firstError;
+  return out;
 }
 
 /** Runs one open-loop load in this process. */
@@ -172,7 +229,7 @@ export function startLoadGenerator(): LoadGenerator {
 
 function childMain(): void {
   process.on('message', (r: LoadRequest) => {
-    runOpenLoop(r).then(
+    (r.closed ? runClosedLoop(r) : runOpenLoop(r)).then(
       (result) => process.send!({ type: 'result', result } satisfies ChildMessage),
       (err: Error) => process.send!({ type: 'error', message: err.stack ?? String(err) } satisfies ChildMessage),
     );

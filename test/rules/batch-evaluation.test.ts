@@ -2,44 +2,19 @@
 // a service missing from the answer holds, explain shows the merged query, and the schedule's phases are stable.
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
+import { batonRules } from '../../bench/peers.js';
 import { Evaluator } from '../../rules/evaluator.js';
 import { PrometheusError, type QueryResult } from '../../rules/prometheus.js';
 import { RulesProvider } from '../../rules/provider.js';
 import { delayToPhase, phaseOffsetMs } from '../../rules/batch/schedule.js';
 import { ruleSetOf, sel, ScriptedPrometheus, vector } from './fixtures.js';
 
-/** N services written the way users write them: one rule each, the vLLM preset, its own service matcher. */
-export function presetRules(n: number, intervalS = 5): string {
-  const lines = ['services:'];
-  for (let i = 0; i < n; i++) {
-    lines.push(
-      `  - name: svc-${i}`,
-      '    namespaces: [llm]',
-      '    engine: vllm',
-      `    match: {service: svc-${i}}`,
-      '    window: 1m',
-      '    ratio: {prefill: 3, decode: 2}',
-      '    decodeTpsPerUnit: 1000',
-      `    queryIntervalSeconds: ${intervalS}`,
-      '    maxStalenessSeconds: 60',
-      '    stability: {scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0, scaleInDamping: 1}',
-      '    pools:',
-      '      - {name: prefill, role: prefill, minReplicas: 1, maxReplicas: 100}',
-      '      - {name: decode, role: decode, minReplicas: 1, maxReplicas: 100}',
-      '    guards:',
-      '      - {name: tbt_p99, slo: 0.05, tiers: [{above: 1.0, scaleOut: 0.2}]}',
-      '      - {name: ttft_p99, slo: 2, tiers: [{above: 1.0, scaleOut: 0.2}]}',
-    );
-  }
-  return lines.join('\n') + '\n';
-}
-
 function setup(n: number) {
   const prom = new ScriptedPrometheus();
   let nowMs = 1_000_000_000;
   const logs: string[] = [];
   const evaluator = new Evaluator({ query: prom.query, clock: () => nowMs, registry: new Registry(), log: (m) => logs.push(m), reuseMs: 0 });
-  evaluator.setRules(ruleSetOf(presetRules(n)));
+  evaluator.setRules(ruleSetOf(batonRules(n)));
   const provider = new RulesProvider(evaluator, () => nowMs);
   const rule = (i: number) => evaluator.rules().services[i]!;
   /** The merged query that carries service i's decode TPS. */
@@ -47,7 +22,7 @@ function setup(n: number) {
   return { prom, evaluator, provider, logs, rule, decodeBatch, advance: (s: number) => (nowMs += s * 1000) };
 }
 
-const decodeOf = (p: RulesProvider, i: number): number => p.getExternalMetric('llm', 'baton_desired_replicas', sel({ service: `svc-${i}`, role: 'decode' }), '')[0]!.value;
+const decodeOf = (p: RulesProvider, i: number): number => p.getExternalMetric('bench', 'baton_desired_replicas', sel({ service: `svc-${i}`, role: 'decode' }), '')[0]!.value;
 
 describe('rules/batch: evaluation from merged queries', () => {
   it('500 services from the presets cost 3 Prometheus queries per round (one per template), not 1,500', async () => {
@@ -112,7 +87,7 @@ describe('rules/batch: evaluation from merged queries', () => {
     h.prom.answers.set(h.decodeBatch(), vector([{ pool: 'decode', service: 'svc-0' }, 2000], [{ pool: 'decode', service: 'svc-1' }, 7000]));
     h.advance(5);
     await h.evaluator.evaluateAll();
-    const ex = h.provider.explain('llm', 'baton_desired_replicas', sel({ service: 'svc-1' }), 'service=svc-1');
+    const ex = h.provider.explain('bench', 'baton_desired_replicas', sel({ service: 'svc-1' }), 'service=svc-1');
     const q = ex.queries.find((x) => x.name === 'svc-1/decodeTps')!;
     assert.equal(q.promql, h.rule(1).decodeTps.promql, 'the service\'s own PromQL');
     assert.equal(q.batch?.promql, h.decodeBatch());
