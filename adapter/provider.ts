@@ -29,13 +29,22 @@ export class MetricError extends Error {
 /** Labels of a series tested against a parsed label selector (adapter/selector.ts). */
 export type LabelMatcher = (labels: Record<string, string>) => boolean;
 
+/** How a query ran as part of a merged one: the query sent, the labels it was split by, this query's slice of it. */
+export interface BatchTrace {
+  promql: string;
+  by: readonly string[];
+  slice: Readonly<Record<string, string>>;
+  /** Queries the merged one answers. */
+  queries: number;
+}
+
 /** What `/explain` and `baton explain` show: the whole path from PromQL to the served number. */
 export interface Explanation {
   namespace: string;
   metric: string;
   selector: string;
   /** `batch`: the query ran as part of one merged query; `raw` is then this query's slice of its answer. */
-  queries: { name: string; promql: string; evaluatedAtMs?: number; raw?: unknown; error?: string; batch?: { promql: string; by: string[]; slice: Record<string, string>; queries: number } }[];
+  queries: { name: string; promql: string; evaluatedAtMs?: number; raw?: unknown; error?: string; batch?: BatchTrace }[];
   values: ExternalMetricSample[];
   reasons: unknown[];
   stale?: boolean;

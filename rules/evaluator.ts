@@ -4,6 +4,7 @@
 import { decide, noteSignalMissing } from '../engine/core/decide.js';
 import type { Decision, GuardReading, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
 import type { Registry } from 'prom-client';
+import type { BatchTrace } from '../adapter/provider.js';
 import type { Batch } from './batch/plan.js';
 import { BatchedQueries, type RoundResults } from './batch/queries.js';
 import { cohortKey, delayToPhase, phaseOffsetMs } from './batch/schedule.js';
@@ -27,7 +28,7 @@ export interface QueryTrace {
   /** False when a `when` condition switched this guard off. */
   active?: boolean;
   /** When the query ran as part of a batch: the one query sent, and the labels that cut this query's slice from it. */
-  batch?: { promql: string; by: string[]; slice: Record<string, string>; queries: number };
+  batch?: BatchTrace;
 }
 
 /** One value the service publishes: desired replicas of one pool. */
@@ -200,7 +201,7 @@ export class Evaluator {
     this.cohorts = this.cohortsOf(ruleSet);
     if (!this.started) return;
     // A new service decides at once, then joins its cohort's phase.
-    if (added.length) this.round(added);
+    if (added.length) void this.round(added);
     this.armAll();
   }
 
@@ -466,15 +467,15 @@ export class Evaluator {
 
   private async runQuery(rule: string, family: string, promql: string, round?: RoundResults): Promise<Pick<QueryTrace, 'raw' | 'error' | 'errorKind' | 'batch'>> {
     const end = this.metrics.queryDuration.startTimer({ rule, query: family });
-    const batch = this.queries.batchOf(promql);
-    const shown = batch && { batch: { promql: batch.promql, by: batch.by, slice: sliceLabels(batch.by, batch.members.get(promql)!), queries: batch.members.size } };
     try {
       const answer = await this.queries.run(promql, round);
-      return answer.batch ? { raw: answer.result, ...shown } : { raw: answer.result };
+      return answer.batch ? { raw: answer.result, batch: answer.batch.traces.get(promql)! } : { raw: answer.result };
     } catch (e) {
       const kind = e instanceof PrometheusError ? e.kind : 'error';
       this.metrics.queryErrors.inc({ rule, query: family, kind });
-      return { error: (e as Error).message, errorKind: 'error', ...shown };
+      // The batch it failed in, unless Prometheus refused the merge and the query then failed alone.
+      const batch = this.queries.batchOf(promql)?.traces.get(promql);
+      return { error: (e as Error).message, errorKind: 'error', ...(batch ? { batch } : {}) };
     } finally {
       end();
     }
@@ -526,12 +527,6 @@ export class Evaluator {
   private setStaleness(name: string, st: ServiceState, now: number): void {
     this.metrics.staleness.set({ rule: name }, st.lastGood ? (now - st.lastGood.atMs) / 1000 : Infinity);
   }
-}
-
-/** A slice key (batch/template.ts sliceKey) as labels. */
-function sliceLabels(by: readonly string[], key: string): Record<string, string> {
-  const values = JSON.parse(key) as string[];
-  return Object.fromEntries(by.map((l, i) => [l, values[i]!]));
 }
 
 function queriesOf(rule: ServiceRule): { name: string; spec: QuerySpec }[] {

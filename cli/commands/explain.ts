@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { Command } from 'commander';
+import type { BatchTrace } from '../../adapter/provider.js';
 import { integer } from '../options.js';
 
 export interface ExplainRequest {
@@ -24,7 +25,7 @@ export interface ExplainDocument {
   namespace: string;
   metric: string;
   selector: string;
-  queries: { name: string; promql: string; evaluatedAtMs?: number; raw?: unknown; error?: string; batch?: { promql: string; by: string[]; slice: Record<string, string>; queries: number } }[];
+  queries: { name: string; promql: string; evaluatedAtMs?: number; raw?: unknown; error?: string; batch?: BatchTrace }[];
   values: { metricName: string; labels: Record<string, string>; value: number | null; timestampMs: number; windowSeconds?: number }[];
   reasons: { code?: string; service?: string; role?: string; pool?: string; message?: string }[];
   stale?: boolean;

@@ -1,5 +1,6 @@
 // Which queries of a rule set run as one: the distinct queries grouped by template; a template with members that
 // differ in some parameter becomes a batch (one merged query, grouped by those parameters). The rest run alone.
+import type { BatchTrace } from '../../adapter/provider.js';
 import { mergedPromql, shapeOf, type QueryShape } from './template.js';
 
 export interface Batch {
@@ -11,6 +12,8 @@ export interface Batch {
   by: string[];
   /** Each member query's slice key (its values of `by`, as sliceKey() writes them). */
   members: ReadonlyMap<string, string>;
+  /** Each member's explain entry, built once per plan (evaluations reuse it). */
+  traces: ReadonlyMap<string, BatchTrace>;
 }
 
 export interface BatchPlan {
@@ -55,7 +58,9 @@ export function planBatches(promqls: Iterable<string>, maxMembers = MAX_BATCH_ME
     for (let i = 0, part = 0; i < all.length; i += maxMembers, part++) {
       const shapes = all.slice(i, i + maxMembers);
       const members = new Map(shapes.map((s) => [s.promql, JSON.stringify(by.map((l) => s.params.get(l)!))]));
-      const batch: Batch = { template: part === 0 ? key : `${key}#${part}`, promql: mergedPromql(shapes, by), by, members };
+      const promql = mergedPromql(shapes, by);
+      const traces = new Map(shapes.map((s) => [s.promql, { promql, by, slice: Object.fromEntries(by.map((l) => [l, s.params.get(l)!])), queries: shapes.length }]));
+      const batch: Batch = { template: part === 0 ? key : `${key}#${part}`, promql, by, members, traces };
       batches.push(batch);
       for (const s of shapes) of.set(s.promql, batch);
     }

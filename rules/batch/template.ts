@@ -10,9 +10,11 @@
 import type { SyntaxNode, Tree } from '@lezer/common';
 import { parser } from '@prometheus-io/lezer-promql';
 
-/** Functions that may take or give a vector without keeping each input series' labels apart. */
-const UNSAFE_FUNCTIONS = new Set(['absent', 'absent_over_time', 'scalar', 'vector', 'label_replace', 'label_join', 'info']);
-/** Functions that act on each series alone (or on scalars): the answer for one parameter value ignores the others. */
+/**
+ * Functions that act on each series alone (or on scalars): the answer for one parameter value ignores the others. Any
+ * other function refuses the merge: absent, absent_over_time, scalar, vector, label_replace, label_join and info do
+ * not keep each input series' labels apart, and an unknown one is not proven to.
+ */
 const SERIESWISE_FUNCTIONS = new Set([
   'abs', 'acos', 'acosh', 'asin', 'asinh', 'atan', 'atanh', 'avg_over_time', 'ceil', 'changes', 'clamp', 'clamp_max',
   'clamp_min', 'cos', 'cosh', 'count_over_time', 'days_in_month', 'day_of_month', 'day_of_week', 'day_of_year', 'deg',
@@ -101,7 +103,7 @@ export function shapeOf(promql: string): QueryShape | undefined {
           break;
         case 'FunctionIdentifier': {
           const name = text(promql, n);
-          if (UNSAFE_FUNCTIONS.has(name) || !SERIESWISE_FUNCTIONS.has(name)) unsafe = true;
+          if (!SERIESWISE_FUNCTIONS.has(name)) unsafe = true;
           break;
         }
         case 'VectorSelector': {

@@ -60,13 +60,11 @@ export class ScriptedPrometheus {
     const batch = this.batches().find((b) => b.promql === promql);
     if (!batch) return undefined;
     const series: Series[] = [];
-    for (const [member, key] of batch.members) {
+    for (const [member, trace] of batch.traces) {
       const a = this.answers.get(member);
       if (a instanceof Error) return a;
       if (a?.kind !== 'vector') continue;
-      const values = JSON.parse(key) as string[];
-      const extra = Object.fromEntries(batch.by.map((l, i) => [l, values[i]!]));
-      for (const s of a.series) series.push({ ...s, labels: { ...s.labels, ...extra } });
+      for (const s of a.series) series.push({ ...s, labels: { ...s.labels, ...trace.slice } });
     }
     return { kind: 'vector', series };
   }
