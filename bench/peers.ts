@@ -163,7 +163,7 @@ function procOf(system: System, child: ChildProcess, url: string): Proc {
     },
     rssMiB: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024,
     stop: async () => {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise<void>((r) => child.once('exit', () => r()));
       try {
         process.kill(pid, 'SIGCONT');
@@ -189,11 +189,12 @@ async function startBaton(dir: string, files: Files, promUrl: string, services: 
   writeFileSync(join(rulesDir, 'bench.yaml'), batonRules(services));
   const config = { rulesDir, promUrl, files };
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--baton-child', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  // Until Prometheus has two scrapes every service holds (no series yet): show the first few lines, count the rest.
-  let shown = 0;
+  // Until Prometheus has two scrapes every service holds (no series yet): show the first few holds, and everything else.
+  let holds = 0;
   child.stderr!.on('data', (b: Buffer) => {
-    for (const l of b.toString().split('\n')) if (l.trim() && shown++ < 3) log(`  [baton] ${l}`);
+    for (const l of b.toString().split('\n')) if (l.trim() && (!/keeping the last good value/.test(l) || holds++ < 2)) log(`  [baton] ${l}`);
   });
+  child.once('exit', (code, signal) => log(`  [baton] exited (${signal ?? code})`));
   const url = await new Promise<string>((res, rej) => {
     let out = '';
     child.stdout!.on('data', (b: Buffer) => {
@@ -240,6 +241,7 @@ async function startPeer(bin: string, dir: string, files: Files, promUrl: string
     `--lister-kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`, `--prometheus-url=${promUrl}`, `--config=${config}`, '--metrics-relist-interval=30s', '--v=0',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
+  child.once('exit', (code, signal) => log(`  [prometheus-adapter] exited (${signal ?? code})${code ? `: ${tail.slice(-500)}` : ''}`));
   const keep = (b: Buffer): void => void (tail = (tail + b.toString()).slice(-4000));
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);

@@ -6,10 +6,10 @@ import type { Decision, GuardReading, PolicyState, Role, ServicePolicyConfig } f
 import type { Registry } from 'prom-client';
 import type { BatchTrace } from '../adapter/provider.js';
 import type { Batch } from './batch/plan.js';
-import { BatchedQueries, type RoundResults } from './batch/queries.js';
+import { BatchedQueries, type RoundResults, type SettledAnswer } from './batch/queries.js';
 import { cohortKey, delayToPhase, phaseOffsetMs } from './batch/schedule.js';
 import { SharedQueries } from './dedupe.js';
-import { rulesMetrics, type RulesMetrics } from './metrics.js';
+import { rulesMetrics, type RulesMetrics, type ServiceSeries } from './metrics.js';
 import { PrometheusError, type InstantQuery, type QueryResult } from './prometheus.js';
 import { guardReadingOf, readPerPool, readSingle, type ProblemKind, type Reading } from './results.js';
 import { policyConfigOf, type QuerySpec, type RuleSet, type ServiceRule } from './types.js';
@@ -74,6 +74,8 @@ export interface ServiceState {
   queries: QueryTrace[];
   /** The memory this service was restored from (before a restart); stands in until the first decision. */
   restored?: ServiceMemory;
+  /** Evaluations by result and the policy core's reasons by code, since start: exported at scrape time (metrics.ts). */
+  counts: { evaluations: Record<string, number>; reasons: Record<string, number> };
 }
 
 /**
@@ -127,7 +129,7 @@ export interface EvaluatorOptions {
 }
 
 /** Evaluations of one round run this many at a time, then yield to I/O, so serving never waits behind a whole round. */
-const ROUND_SLICE = 64;
+const ROUND_SLICE = 16;
 
 /** Services evaluated together at one stable phase of their interval (see batch/schedule.ts). */
 interface Cohort {
@@ -155,12 +157,19 @@ export class Evaluator {
   private readonly deferPublish: ((service: string, good: GoodValue) => void) | undefined;
   private ruleSet: RuleSet = { services: [], files: [], loadedAtMs: 0 };
   private started = false;
-  private readonly refreshStaleness = (): void => this.updateStaleness();
+  private readonly series = (): Iterable<ServiceSeries> => this.seriesNow();
+  /** The query family each query sent is timed under (a batch's: its first member's). */
+  private familyOfQuery = new Map<string, string>();
 
   constructor(opts: EvaluatorOptions) {
     this.clock = opts.clock ?? Date.now;
     this.metrics = rulesMetrics(opts.registry);
-    this.shared = new SharedQueries(opts.query, this.clock, opts.reuseMs ?? 1000, () => this.metrics.queriesSent.inc());
+    // Timed per HTTP query sent: a batch answering thousands of services is one observation, not thousands.
+    const timed = (promql: string): Promise<QueryResult> => {
+      const end = this.metrics.queryDuration.startTimer({ query: this.familyOfQuery.get(promql) ?? 'other' });
+      return opts.query(promql).finally(end);
+    };
+    this.shared = new SharedQueries(timed, this.clock, opts.reuseMs ?? 1000, () => this.metrics.queriesSent.inc());
     this.replicaSource = opts.replicaSource ?? lastDecisionReplicas;
     this.log = opts.log ?? ((m) => console.error(`baton rules: ${m}`));
     this.queries = new BatchedQueries(this.shared, this.log);
@@ -168,7 +177,7 @@ export class Evaluator {
     this.restore = new Map(Object.entries(opts.restore ?? {}));
     this.onDecision = opts.onDecision;
     this.deferPublish = opts.deferPublish;
-    this.metrics.beforeScrape.add(this.refreshStaleness);
+    this.metrics.sources.add(this.series);
   }
 
   /** Replaces the rule set atomically; state (policy memory, last good values) is kept for services that remain. */
@@ -177,8 +186,6 @@ export class Evaluator {
     for (const [name, st] of this.states) {
       if (names.has(name)) continue;
       this.states.delete(name);
-      for (const v of st.lastGood?.values ?? []) this.metrics.desiredReplicas.remove({ service: name, role: v.role, pool: v.pool });
-      this.metrics.staleness.remove({ rule: name });
     }
     const added: string[] = [];
     for (const rule of ruleSet.services) {
@@ -186,7 +193,6 @@ export class Evaluator {
       if (st) {
         // Values published under a pool that no longer exists must not linger.
         if (st.lastGood && !samePools(st.rule, rule)) {
-          for (const v of st.lastGood.values) this.metrics.desiredReplicas.remove({ service: rule.name, role: v.role, pool: v.pool });
           delete st.lastGood;
           st.policy = {};
         }
@@ -198,6 +204,7 @@ export class Evaluator {
     }
     this.ruleSet = ruleSet;
     this.queries.setQueries(ruleSet.services.flatMap((s) => queriesOf(s).map((q) => q.spec.promql)));
+    this.familyOfQuery = familiesOf(ruleSet.services, this.queries.batches);
     this.cohorts = this.cohortsOf(ruleSet);
     if (!this.started) return;
     // A new service decides at once, then joins its cohort's phase.
@@ -254,6 +261,18 @@ export class Evaluator {
   private round(services: readonly string[]): Promise<void> {
     const results: RoundResults = new Map();
     const p = (async () => {
+      // Everything the round needs is sent first (the client bounds how many run at once), so the evaluations read
+      // settled answers without a promise per query.
+      const sends: Promise<unknown>[] = [];
+      for (const s of services) {
+        const st = this.states.get(s);
+        if (!st) continue;
+        for (const q of queriesOf(st.rule)) {
+          const sent = this.queries.prefetch(q.spec.promql, results);
+          if (sent) sends.push(sent);
+        }
+      }
+      await Promise.all(sends);
       for (let i = 0; i < services.length; i += ROUND_SLICE) {
         if (i > 0) await new Promise<void>((r) => setImmediate(r));
         await Promise.all(services.slice(i, i + ROUND_SLICE).map((s) => this.evaluate(s, results)));
@@ -275,9 +294,9 @@ export class Evaluator {
     const pools = rule.pools.map((p) => p.name).sort().join(',');
     if (!m || Object.keys(m.published).sort().join(',') !== pools) {
       if (m) this.log(`${rule.name}: saved memory is for other pools (${Object.keys(m.published).join(', ')}); starting fresh`);
-      return { rule, policy: {}, queries: [] };
+      return { rule, policy: {}, queries: [], counts: { evaluations: {}, reasons: {} } };
     }
-    return { rule, policy: structuredClone(m.policy), queries: [], restored: structuredClone(m) };
+    return { rule, policy: structuredClone(m.policy), queries: [], restored: structuredClone(m), counts: { evaluations: {}, reasons: {} } };
   }
 
   /** Every service's memory, for saving: services that have decided since this run started or were restored. */
@@ -336,8 +355,6 @@ export class Evaluator {
     st.lastGood = good;
     if (withPolicy) st.policy = structuredClone(good.decision.state);
     delete st.restored;
-    for (const v of good.values) this.metrics.desiredReplicas.set({ service, role: v.role, pool: v.pool }, v.value);
-    this.setStaleness(service, st, this.clock());
     return true;
   }
 
@@ -345,7 +362,7 @@ export class Evaluator {
     this.started = false;
     for (const name of [...this.timers.keys()]) this.clearTimer(name);
     await Promise.allSettled([...this.rounds, ...this.running.values()]);
-    this.metrics.beforeScrape.delete(this.refreshStaleness);
+    this.metrics.sources.delete(this.series);
   }
 
   /** Evaluates every service once, now (tests and `baton rules check`). */
@@ -380,53 +397,63 @@ export class Evaluator {
     const rule = st.rule;
     const nowMs = this.clock();
     const nowS = nowMs / 1000;
+    // Families in queriesOf's order: decodeTps, one per guard, then replicas.
     const families = queriesOf(rule);
-    const results = await Promise.all(families.map(async (f) => this.runQuery(rule.name, f.name, f.spec.promql, round)));
-    const byName = new Map(families.map((f, i) => [f.name, results[i]!]));
-    const traces: QueryTrace[] = families.map((f, i) => ({ name: f.name, promql: f.spec.promql, evaluatedAtMs: nowMs, ...results[i]! }));
-    const traceOf = (name: string): QueryTrace => traces.find((t) => t.name === name)!;
+    const traces: QueryTrace[] = new Array(families.length);
+    let waiting: Promise<void>[] | undefined;
+    for (let i = 0; i < families.length; i++) {
+      const f = families[i]!;
+      const now = round ? this.queries.answerNow(f.spec.promql, round) : undefined;
+      if (now) traces[i] = this.traceOf(rule.name, f.name, f.spec.promql, nowMs, now);
+      else (waiting ??= []).push(this.runQuery(f.spec.promql, round).then((a) => void (traces[i] = this.traceOf(rule.name, f.name, f.spec.promql, nowMs, a))));
+    }
+    if (waiting) await Promise.all(waiting);
     // After every await: the rules may have changed (or the service gone) under us; this evaluation then belongs to
     // the old set and must not store values for pools that no longer exist.
-    const current = (): boolean => this.states.get(service) === st && st.rule === rule;
-    if (!current()) return;
+    if (waiting && !this.isCurrent(service, st, rule)) return;
     st.lastAttemptMs = nowMs;
     st.queries = traces;
+    const guardsAt = 1;
+    const replicasAt = guardsAt + rule.guards.length;
 
     // Current replicas: the rule's query, or the pluggable source.
     let replicas: Record<string, number> | undefined;
     if (rule.replicas) {
-      const reading = this.reading(rule, traceOf('replicas'), byName.get('replicas')!.raw, (r) => readPerPool(r, { by: rule.replicas!.by!, pools: rule.pools, required: 'all' }));
+      const reading = this.reading(rule, traces[replicasAt]!, (r) => readPerPool(r, { by: rule.replicas!.by!, pools: rule.pools, required: 'all' }));
       if (reading.ok) replicas = reading.perPool;
     } else {
       try {
-        replicas = await this.replicaSource(rule, st);
+        const source = this.replicaSource(rule, st);
+        replicas = source instanceof Promise ? await source : source;
       } catch (e) {
         this.log(`${rule.name}: replica source failed: ${(e as Error).message}`);
       }
-      if (!current()) return;
+      if (!this.isCurrent(service, st, rule)) return;
     }
-    if (!replicas) return this.hold(st, `current replicas are unknown${rule.replicas ? `: ${traceOf('replicas').error ?? 'no result'}` : ''}`);
+    if (!replicas) return this.hold(st, `current replicas are unknown${rule.replicas ? `: ${traces[replicasAt]!.error ?? 'no result'}` : ''}`);
 
-    const decodePools = rule.pools.filter((p) => p.role === 'decode');
-    const signal = this.reading(rule, traceOf('decodeTps'), byName.get('decodeTps')!.raw, (r) =>
-      rule.decodeTps.by ? readPerPool(r, { by: rule.decodeTps.by, pools: decodePools, required: { replicas } }) : readSingle(r));
+    const signal = this.reading(rule, traces[0]!, (r) =>
+      rule.decodeTps.by ? readPerPool(r, { by: rule.decodeTps.by, pools: decodePoolsOf(rule), required: { replicas } }) : readSingle(r));
     const values: Record<string, number | undefined> = { decodeTps: signal.ok ? signal.value : undefined };
     const readings: Record<string, GuardReading> = {};
-    for (const g of rule.guards) {
-      const r = this.reading(rule, traceOf(`guard:${g.name}`), byName.get(`guard:${g.name}`)!.raw, readSingle);
+    for (let i = 0; i < rule.guards.length; i++) {
+      const g = rule.guards[i]!;
+      const r = this.reading(rule, traces[guardsAt + i]!, readSingle);
       values[g.name] = r.ok ? r.value : undefined;
       readings[g.name] = guardReadingOf(r);
     }
 
-    const when = whenData(nowS, rule.utcOffsetS, values);
-    const cfg: ServicePolicyConfig = policyConfigOf(rule);
-    cfg.guards = cfg.guards.filter((g) => {
-      const rg = rule.guards.find((x) => x.name === g.name)!;
-      const active = !rg.when || evaluateWhen(rg.when, when);
-      traceOf(`guard:${g.name}`).active = active;
-      return active;
-    });
-    if (rule.periodic?.when && !evaluateWhen(rule.periodic.when, when)) delete cfg.periodic;
+    // The policy config is built once per rule; only `when` conditions (guards, periodic) make a per-evaluation copy.
+    let cfg = policyConfigCached(rule);
+    if (rule.guards.some((g) => g.when) || rule.periodic?.when) {
+      const when = whenData(nowS, rule.utcOffsetS, values);
+      cfg = { ...cfg, guards: cfg.guards.filter((g) => {
+        const rg = rule.guards.find((x) => x.name === g.name)!;
+        return !rg.when || evaluateWhen(rg.when, when);
+      }) };
+      if (rule.periodic?.when && !evaluateWhen(rule.periodic.when, when)) delete cfg.periodic;
+    }
+    for (let i = 0; i < rule.guards.length; i++) traces[guardsAt + i]!.active = cfg.guards.some((g) => g.name === rule.guards[i]!.name);
     const signalNotNeeded = cfg.periodic?.mode === 'only';
     if (!signal.ok && !signalNotNeeded) {
       st.policy = noteSignalMissing(st.policy, nowS);
@@ -434,7 +461,7 @@ export class Evaluator {
     }
 
     const guards: Record<string, GuardReading> = {};
-    for (const g of cfg.guards) guards[g.name] = readings[g.name];
+    for (const g of cfg.guards) guards[g.name] = readings[g.name]!;
     const decision = decide(cfg, { now: nowS, decodeTps: values.decodeTps, guards, replicas }, st.policy);
     st.policy = decision.state;
     let published = publish(rule, decision);
@@ -453,38 +480,51 @@ export class Evaluator {
     if (rule.windowS !== undefined) good.windowS = rule.windowS;
     delete st.lastProblem;
     this.onDecision?.(rule.name, memoryOf(decision.state, published, nowMs));
-    this.metrics.evaluations.inc({ rule: rule.name, result: 'ok' });
-    for (const r of decision.reasons) this.metrics.decisionReasons.inc({ rule: rule.name, code: r.code });
+    count(st.counts.evaluations, 'ok');
+    for (const r of decision.reasons) count(st.counts.reasons, r.code);
     if (this.deferPublish) {
       this.deferPublish(rule.name, good);
       return;
     }
     st.lastGood = good;
     delete st.restored;
-    for (const v of published) this.metrics.desiredReplicas.set({ service: rule.name, role: v.role, pool: v.pool }, v.value);
-    this.metrics.staleness.set({ rule: rule.name }, 0);
   }
 
-  private async runQuery(rule: string, family: string, promql: string, round?: RoundResults): Promise<Pick<QueryTrace, 'raw' | 'error' | 'errorKind' | 'batch'>> {
-    const end = this.metrics.queryDuration.startTimer({ rule, query: family });
+  private isCurrent(service: string, st: ServiceState, rule: ServiceRule): boolean {
+    return this.states.get(service) === st && st.rule === rule;
+  }
+
+  /** One query's trace from its answer (or its error). */
+  private traceOf(rule: string, family: string, promql: string, evaluatedAtMs: number, a: NonNullable<SettledAnswer>): QueryTrace {
+    const t: QueryTrace = { name: family, promql, evaluatedAtMs };
+    if ('answer' in a) {
+      t.raw = a.answer.result;
+      if (a.answer.batch) t.batch = a.answer.batch.traces.get(promql)!;
+      return t;
+    }
+    const e = a.error;
+    const kind = e instanceof PrometheusError ? e.kind : 'error';
+    this.metrics.queryErrors.inc({ rule, query: family, kind });
+    t.error = (e as Error).message;
+    t.errorKind = 'error';
+    // The batch it failed in, unless Prometheus refused the merge and the query then failed alone.
+    const batch = this.queries.batchOf(promql)?.traces.get(promql);
+    if (batch) t.batch = batch;
+    return t;
+  }
+
+  private async runQuery(promql: string, round?: RoundResults): Promise<NonNullable<SettledAnswer>> {
     try {
-      const answer = await this.queries.run(promql, round);
-      return answer.batch ? { raw: answer.result, batch: answer.batch.traces.get(promql)! } : { raw: answer.result };
-    } catch (e) {
-      const kind = e instanceof PrometheusError ? e.kind : 'error';
-      this.metrics.queryErrors.inc({ rule, query: family, kind });
-      // The batch it failed in, unless Prometheus refused the merge and the query then failed alone.
-      const batch = this.queries.batchOf(promql)?.traces.get(promql);
-      return { error: (e as Error).message, errorKind: 'error', ...(batch ? { batch } : {}) };
-    } finally {
-      end();
+      return { answer: await this.queries.run(promql, round) };
+    } catch (error) {
+      return { error };
     }
   }
 
   /** Reads a result (or records why it cannot be used) into the trace. */
-  private reading(rule: ServiceRule, trace: QueryTrace, raw: QueryResult | undefined, read: (r: QueryResult) => Reading): Reading {
-    if (!raw) return { ok: false, kind: 'error', problem: trace.error ?? 'no result' };
-    const r = read(raw);
+  private reading(rule: ServiceRule, trace: QueryTrace, read: (r: QueryResult) => Reading): Reading {
+    if (!trace.raw) return { ok: false, kind: 'error', problem: trace.error ?? 'no result' };
+    const r = read(trace.raw);
     if (r.ok) trace.value = r.value;
     else {
       trace.error = r.problem;
@@ -511,28 +551,62 @@ export class Evaluator {
 
   private hold(st: ServiceState, problem: string, result: 'held' | 'error' = 'held'): void {
     st.lastProblem = problem;
-    this.metrics.evaluations.inc({ rule: st.rule.name, result });
+    count(st.counts.evaluations, result);
     const age = st.lastGood ? ((this.clock() - st.lastGood.atMs) / 1000).toFixed(1) + ' s old' : 'none yet';
     this.log(`${st.rule.name}: ${problem}; keeping the last good value (${age})`);
-    // Only this service's gauge: during an outage every service holds, and refreshing all of them on each hold is
-    // quadratic in the number of services (the scrape hook refreshes them all once per scrape anyway).
-    this.setStaleness(st.rule.name, st, this.clock());
   }
 
-  private updateStaleness(): void {
+  /** Every service's exported series, at scrape time. */
+  private *seriesNow(): Iterable<ServiceSeries> {
     const now = this.clock();
-    for (const [name, st] of this.states) this.setStaleness(name, st, now);
-  }
-
-  private setStaleness(name: string, st: ServiceState, now: number): void {
-    this.metrics.staleness.set({ rule: name }, st.lastGood ? (now - st.lastGood.atMs) / 1000 : Infinity);
+    for (const [service, st] of this.states) {
+      yield { service, stalenessS: st.lastGood ? (now - st.lastGood.atMs) / 1000 : Infinity, published: st.lastGood?.values ?? [], evaluations: st.counts.evaluations, reasons: st.counts.reasons };
+    }
   }
 }
 
-function queriesOf(rule: ServiceRule): { name: string; spec: QuerySpec }[] {
-  const out = [{ name: 'decodeTps', spec: rule.decodeTps }];
-  for (const g of rule.guards) out.push({ name: `guard:${g.name}`, spec: g.query });
-  if (rule.replicas) out.push({ name: 'replicas', spec: rule.replicas });
+function count(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+// Derived once per rule object (rules are immutable once loaded; a reload makes new objects).
+const familiesByRule = new WeakMap<ServiceRule, readonly { name: string; spec: QuerySpec }[]>();
+const configByRule = new WeakMap<ServiceRule, ServicePolicyConfig>();
+const decodePoolsByRule = new WeakMap<ServiceRule, ServiceRule['pools']>();
+
+/** A rule's query families: decodeTps, one per guard (`guard:<name>`), then replicas when the rule has that query. */
+function queriesOf(rule: ServiceRule): readonly { name: string; spec: QuerySpec }[] {
+  let out = familiesByRule.get(rule);
+  if (!out) {
+    const list = [{ name: 'decodeTps', spec: rule.decodeTps }];
+    for (const g of rule.guards) list.push({ name: `guard:${g.name}`, spec: g.query });
+    if (rule.replicas) list.push({ name: 'replicas', spec: rule.replicas });
+    familiesByRule.set(rule, (out = list));
+  }
+  return out;
+}
+
+/** The policy core's config of a rule (decide() never changes it). */
+function policyConfigCached(rule: ServiceRule): ServicePolicyConfig {
+  let cfg = configByRule.get(rule);
+  if (!cfg) configByRule.set(rule, (cfg = policyConfigOf(rule)));
+  return cfg;
+}
+
+function decodePoolsOf(rule: ServiceRule): ServiceRule['pools'] {
+  let pools = decodePoolsByRule.get(rule);
+  if (!pools) decodePoolsByRule.set(rule, (pools = rule.pools.filter((p) => p.role === 'decode')));
+  return pools;
+}
+
+/** The family each query is timed under; a batch's merged query takes its first member's. */
+function familiesOf(services: readonly ServiceRule[], batches: readonly Batch[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const rule of services) for (const f of queriesOf(rule)) if (!out.has(f.spec.promql)) out.set(f.spec.promql, f.name);
+  for (const b of batches) {
+    const first = b.members.keys().next().value;
+    out.set(b.promql, (first !== undefined && out.get(first)) || 'other');
+  }
   return out;
 }
 

@@ -104,8 +104,8 @@ export function parseRangeResponse(body: unknown): RangeSeries[] {
 }
 
 /** A series of a result array must be an object; a garbage answer is a parse error, never a TypeError. */
-function seriesObject(r: unknown, where: string): { metric?: unknown; value?: unknown; values?: unknown } {
-  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new PrometheusError(`${where} is not an object`, 'parse');
+function seriesObject(r: unknown, where: string | (() => string)): { metric?: unknown; value?: unknown; values?: unknown } {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new PrometheusError(`${typeof where === 'string' ? where : where()} is not an object`, 'parse');
   return r as { metric?: unknown; value?: unknown; values?: unknown };
 }
 
@@ -114,13 +114,16 @@ function timestampOf(t: unknown): number {
   return typeof t === 'number' ? t : typeof t === 'string' ? Number(t) : NaN;
 }
 
-/** Series labels: an object of strings (absent means none). */
-function labelsOf(metric: unknown, where: string): Record<string, string> {
+/** Series labels: an object of strings (absent means none). `where` is a function so that good answers build no text. */
+function labelsOf(metric: unknown, where: string | (() => string)): Record<string, string> {
+  const at = (): string => (typeof where === 'string' ? where : where());
   if (metric === undefined || metric === null) return {};
-  if (typeof metric !== 'object' || Array.isArray(metric)) throw new PrometheusError(`${where} is not a label object`, 'parse');
+  if (typeof metric !== 'object' || Array.isArray(metric)) throw new PrometheusError(`${at()} is not a label object`, 'parse');
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(metric)) {
-    if (typeof v !== 'string') throw new PrometheusError(`${where}.${k} is not a string`, 'parse');
+  const m = metric as Record<string, unknown>;
+  for (const k of Object.keys(m)) {
+    const v = m[k];
+    if (typeof v !== 'string') throw new PrometheusError(`${at()}.${k} is not a string`, 'parse');
     out[k] = v;
   }
   return out;
@@ -161,9 +164,9 @@ export function parseQueryResponse(body: unknown): QueryResult {
       return {
         kind: 'vector',
         series: result.map((r: unknown, i: number) => {
-          const s = seriesObject(r, `vector result[${i}]`);
+          const s = seriesObject(r, () => `vector result[${i}]`);
           const value = Array.isArray(s.value) ? (s.value as unknown[]) : [];
-          return { labels: labelsOf(s.metric, `vector result[${i}].metric`), value: parseSampleValue(value[1]), timestampS: timestampOf(value[0]) };
+          return { labels: labelsOf(s.metric, () => `vector result[${i}].metric`), value: parseSampleValue(value[1]), timestampS: timestampOf(value[0]) };
         }),
       };
     }

@@ -17,11 +17,13 @@ function labelText(labels: Record<string, string>): string {
   return `{${parts.join(', ')}}`;
 }
 
-function checkValue(v: number, where: string): Reading | undefined {
-  if (Number.isNaN(v)) return fail('nan', `${where} is NaN`);
-  if (!Number.isFinite(v)) return fail('inf', `${where} is ${v > 0 ? '+Inf' : '-Inf'}`);
-  if (v < 0) return fail('negative', `${where} is negative (${v})`);
-  return undefined;
+/** `where` names the value in the problem; a function, so a good value costs no message. */
+function checkValue(v: number, where: string | (() => string)): Reading | undefined {
+  if (v >= 0 && v !== Infinity) return undefined;
+  const at = typeof where === 'string' ? where : where();
+  if (Number.isNaN(v)) return fail('nan', `${at} is NaN`);
+  if (!Number.isFinite(v)) return fail('inf', `${at} is ${v > 0 ? '+Inf' : '-Inf'}`);
+  return fail('negative', `${at} is negative (${v})`);
 }
 
 /** Exactly one value: a scalar, or a vector with one series. */
@@ -34,7 +36,7 @@ export function readSingle(result: QueryResult): Reading {
     return fail('series', `expected one series, got ${result.series.length}: ${shown}${result.series.length > 3 ? ', …' : ''} (aggregate with sum(...) or key it with "by")`);
   }
   const only = result.series[0]!;
-  return checkValue(only.value, `the value of ${labelText(only.labels)}`) ?? { ok: true, value: only.value };
+  return checkValue(only.value, () => `the value of ${labelText(only.labels)}`) ?? { ok: true, value: only.value };
 }
 
 export interface PerPoolOptions {
@@ -64,7 +66,7 @@ export function readPerPool(result: QueryResult, opts: PerPoolOptions): Reading 
     const twin = seen.get(key);
     if (twin) return fail('series', `two series for ${opts.by}="${key}": ${labelText(twin.labels)} and ${labelText(s.labels)} (aggregate with sum by (${opts.by}) (...))`);
     seen.set(key, s);
-    const bad = checkValue(s.value, `the value for ${opts.by}="${key}"`);
+    const bad = checkValue(s.value, () => `the value for ${opts.by}="${key}"`);
     if (bad) return bad;
     perPool[pool.name] = s.value;
   }

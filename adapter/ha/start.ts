@@ -2,7 +2,7 @@
 import type { Evaluator } from '../../rules/evaluator.js';
 import { loadKubeConfig } from '../kube.js';
 import { HaCoordinator, type Elector } from './coordinator.js';
-import { ConfigMapDecisionStore, type DecisionStore } from './kube-store.js';
+import type { DecisionStore } from './kube-store.js';
 
 export interface HaSettings {
   /** Namespace of the Lease and the decision ConfigMaps (default baton-system). */
@@ -39,6 +39,8 @@ async function clusterParts(s: HaSettings, leaseDurationS: number, log: (m: stri
   const kc = await loadKubeConfig(s.kubeconfig);
   const { makeClients } = await import('../../engine/sidecar/kube.js');
   const { LeaderElector } = await import('../../engine/sidecar/lease.js');
+  // Loaded only here: the Kubernetes client is big, and an adapter without HA in the cluster never needs it.
+  const { ConfigMapDecisionStore } = await import('./kube-store.js');
   const clients = makeClients(kc);
   const namespace = s.namespace ?? 'baton-system';
   const elector = new LeaderElector(clients, { namespace, name: s.leaseName ?? 'baton-leader', identity: s.identity, durationS: leaseDurationS }, Date.now, (e) => log(`lease: ${e.message}`));

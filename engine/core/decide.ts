@@ -157,7 +157,9 @@ function readyLevel(cfg: ServicePolicyConfig, ready: Record<string, number>, rat
 function compareReplicas(a: { prefill: RoleDecision; decode: RoleDecision }, b: { prefill: RoleDecision; decode: RoleDecision }): number {
   let down = false;
   for (const role of ['prefill', 'decode'] as const) {
-    for (const [pool, n] of Object.entries(a[role].pools)) {
+    const pools = a[role].pools;
+    for (const pool in pools) {
+      const n = pools[pool]!;
       const was = b[role].pools[pool] ?? 0;
       if (n > was) return 1;
       if (n < was) down = true;

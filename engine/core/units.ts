@@ -1,8 +1,57 @@
 // Capacity arithmetic in role units: heterogeneous pools differ in what one replica is worth.
 import type { PoolConfig, Reason, Role } from './types.js';
 
-export function poolsOf(pools: readonly PoolConfig[], role: Role): PoolConfig[] {
-  return pools.filter((p) => p.role === role).sort((a, b) => a.preference - b.preference || a.name.localeCompare(b.name));
+interface RolePools {
+  ordered: readonly PoolConfig[];
+  bounds: Readonly<{ min: number; max: number }>;
+}
+
+interface Derived {
+  byRole: Record<Role, RolePools>;
+  /** The fields derived from, per pool, to see that nobody changed the array since (then it is derived again). */
+  seen: { pool: PoolConfig; role: Role; name: string; preference: number; min: number; max: number; units: number }[];
+}
+
+// What a pools array says per role, derived once per array: decide() asks for it several times per decision, and a
+// service's config (with its pools) is built once per rule set. A memo of a pure function: the core stays pure.
+const derived = new WeakMap<readonly PoolConfig[], Derived>();
+
+function rolePools(pools: readonly PoolConfig[], role: Role): RolePools {
+  let d = derived.get(pools);
+  if (!d || !unchanged(pools, d)) {
+    d = {
+      byRole: { prefill: derive(pools, 'prefill'), decode: derive(pools, 'decode') },
+      seen: pools.map((p) => ({ pool: p, role: p.role, name: p.name, preference: p.preference, min: p.minReplicas, max: p.maxReplicas, units: p.unitsPerReplica })),
+    };
+    derived.set(pools, d);
+  }
+  return d.byRole[role];
+}
+
+function unchanged(pools: readonly PoolConfig[], d: Derived): boolean {
+  if (pools.length !== d.seen.length) return false;
+  for (let i = 0; i < pools.length; i++) {
+    const p = pools[i]!;
+    const s = d.seen[i]!;
+    if (p !== s.pool || p.role !== s.role || p.name !== s.name || p.preference !== s.preference || p.minReplicas !== s.min || p.maxReplicas !== s.max || p.unitsPerReplica !== s.units) return false;
+  }
+  return true;
+}
+
+function derive(pools: readonly PoolConfig[], role: Role): RolePools {
+  const ordered = pools.filter((p) => p.role === role).sort((a, b) => a.preference - b.preference || a.name.localeCompare(b.name));
+  let min = 0;
+  let max = 0;
+  for (const p of ordered) {
+    min += p.minReplicas * p.unitsPerReplica;
+    max += p.maxReplicas * p.unitsPerReplica;
+  }
+  return { ordered: Object.freeze(ordered), bounds: Object.freeze({ min, max }) };
+}
+
+/** A role's pools in preference order (then by name). */
+export function poolsOf(pools: readonly PoolConfig[], role: Role): readonly PoolConfig[] {
+  return rolePools(pools, role).ordered;
 }
 
 /** Units the role has now, from the replicas per pool. */
@@ -12,20 +61,15 @@ export function unitsOf(pools: readonly PoolConfig[], role: Role, replicas: Reco
   return units;
 }
 
-export function unitBounds(pools: readonly PoolConfig[], role: Role): { min: number; max: number } {
-  let min = 0;
-  let max = 0;
-  for (const p of poolsOf(pools, role)) {
-    min += p.minReplicas * p.unitsPerReplica;
-    max += p.maxReplicas * p.unitsPerReplica;
-  }
-  return { min, max };
+export function unitBounds(pools: readonly PoolConfig[], role: Role): Readonly<{ min: number; max: number }> {
+  return rolePools(pools, role).bounds;
 }
 
 /** Smallest capacity step of a role: one replica of its smallest pool. */
 export function smallestStep(pools: readonly PoolConfig[], role: Role): number {
-  const steps = poolsOf(pools, role).map((p) => p.unitsPerReplica);
-  return steps.length ? Math.min(...steps) : 1;
+  let step = Infinity;
+  for (const p of poolsOf(pools, role)) step = Math.min(step, p.unitsPerReplica);
+  return step === Infinity ? 1 : step;
 }
 
 export interface Split {
@@ -53,7 +97,8 @@ export function splitUnits(pools: readonly PoolConfig[], role: Role, units: numb
     out[p.name] = p.minReplicas;
     remaining -= p.minReplicas * p.unitsPerReplica;
   }
-  for (const [i, p] of ordered.entries()) {
+  for (let i = 0; i < ordered.length; i++) {
+    const p = ordered[i]!;
     if (remaining <= EPS) break;
     const room = p.maxReplicas - (out[p.name] ?? 0);
     if (room <= 0) continue;

@@ -12,8 +12,17 @@ export interface QueryAnswer {
   batch?: Batch;
 }
 
+/** One query sent in a round: its promise, and its outcome once settled (read synchronously by the evaluations). */
+export interface RoundAnswer {
+  promise: Promise<QueryResult>;
+  settled?: { result: QueryResult } | { error: unknown };
+}
+
 /** Results shared by the evaluations of one scheduled round, so a batch is sent once however long the round takes. */
-export type RoundResults = Map<string, Promise<QueryResult>>;
+export type RoundResults = Map<string, RoundAnswer>;
+
+/** What `answerNow` gives: an answer, the error it failed with, or nothing yet (the caller awaits `run`). */
+export type SettledAnswer = { answer: QueryAnswer } | { error: unknown } | undefined;
 
 export class BatchedQueries {
   private plan: BatchPlan = planBatches([]);
@@ -63,11 +72,38 @@ export class BatchedQueries {
     return { result: this.slice(whole, batch, promql), batch };
   }
 
+  /**
+   * Sends what `promql` needs in this round (its batch's query, or itself), so that `answerNow` finds it settled;
+   * undefined when the round has already sent it. The promise never rejects (the error is the answer).
+   */
+  prefetch(promql: string, round: RoundResults): Promise<unknown> | undefined {
+    const batch = this.batchOf(promql);
+    const sent = batch ? batch.promql : promql;
+    if (round.has(sent)) return undefined;
+    return this.send(sent, round).catch(() => undefined);
+  }
+
+  /**
+   * The answer from this round's settled results without waiting, or undefined when it is not there yet (not sent,
+   * in flight, or a refused merge whose members must now run alone): then `run` is the way.
+   */
+  answerNow(promql: string, round: RoundResults): SettledAnswer {
+    const batch = this.batchOf(promql);
+    const settled = round.get(batch ? batch.promql : promql)?.settled;
+    if (!settled) return undefined;
+    if ('error' in settled) return batch && refusal(settled.error) ? undefined : settled;
+    return { answer: batch ? { result: this.slice(settled.result, batch, promql), batch } : { result: settled.result } };
+  }
+
   private send(promql: string, round?: RoundResults): Promise<QueryResult> {
     const pending = round?.get(promql);
-    if (pending) return pending;
+    if (pending) return pending.promise;
     const p = this.shared.run(promql);
-    round?.set(promql, p);
+    if (round) {
+      const entry: RoundAnswer = { promise: p };
+      p.then((result) => (entry.settled = { result }), (error: unknown) => (entry.settled = { error }));
+      round.set(promql, entry);
+    }
     return p;
   }
 
