@@ -128,7 +128,7 @@ export class CachedRulesProvider implements ExternalMetricsProvider {
       const good = st!.lastGood!;
       const v = good.values.find((x) => x.pool === c.pool.name);
       if (!v) return undefined;
-      const sample: ExternalMetricSample = { metricName: metric, labels: { ...v.labels }, value: v.value, timestampMs: good.atMs };
+      const sample: ExternalMetricSample = { metricName: metric, labels: v.labels, value: v.value, timestampMs: good.atMs };
       if (good.windowS !== undefined) sample.windowSeconds = good.windowS;
       samples.push(sample);
       goods.push(good);

@@ -1,6 +1,7 @@
 // The evaluation loop: each service's queries run on the service's own interval, never on the HPA request path.
 // Query results become an observation for the policy core's decide(); its decision is kept in memory with timestamp and
 // window until the next good evaluation. Unusable data never becomes a decision: the last good value is kept and ages.
+import { batched } from '../engine/core/batched.js';
 import { decide, noteSignalMissing } from '../engine/core/decide.js';
 import type { Decision, GuardReading, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
 import type { Registry } from 'prom-client';
@@ -127,6 +128,9 @@ export interface EvaluatorOptions {
    */
   deferPublish?: (service: string, good: GoodValue) => void;
 }
+
+/** Queries a round sends at once (the Prometheus client's connections). */
+const PREFETCH_CONCURRENCY = 16;
 
 /** Evaluations of one round run this many at a time, then yield to I/O, so serving never waits behind a whole round. */
 const ROUND_SLICE = 16;
@@ -261,18 +265,15 @@ export class Evaluator {
   private round(services: readonly string[]): Promise<void> {
     const results: RoundResults = new Map();
     const p = (async () => {
-      // Everything the round needs is sent first (the client bounds how many run at once), so the evaluations read
-      // settled answers without a promise per query.
-      const sends: Promise<unknown>[] = [];
+      // Everything the round needs is sent first, a few at a time (a query's deadline runs from when it is sent, so
+      // thousands of unbatched queries must not queue behind each other), and the evaluations then read settled
+      // answers without a promise per query.
+      const promqls: string[] = [];
       for (const s of services) {
         const st = this.states.get(s);
-        if (!st) continue;
-        for (const q of queriesOf(st.rule)) {
-          const sent = this.queries.prefetch(q.spec.promql, results);
-          if (sent) sends.push(sent);
-        }
+        if (st) for (const q of queriesOf(st.rule)) promqls.push(q.spec.promql);
       }
-      await Promise.all(sends);
+      await batched(promqls, PREFETCH_CONCURRENCY, (q) => this.queries.prefetch(q, results) ?? Promise.resolve());
       for (let i = 0; i < services.length; i += ROUND_SLICE) {
         if (i > 0) await new Promise<void>((r) => setImmediate(r));
         await Promise.all(services.slice(i, i + ROUND_SLICE).map((s) => this.evaluate(s, results)));
@@ -619,10 +620,20 @@ function samePools(a: ServiceRule, b: ServiceRule): boolean {
   return key(a) === key(b);
 }
 
+// A pool's published labels never change while its rule stands: one frozen object per pool, shared by every decision.
+const labelsByRule = new WeakMap<ServiceRule, readonly Readonly<Record<string, string>>[]>();
+
+function publishedLabels(rule: ServiceRule): readonly Readonly<Record<string, string>>[] {
+  let labels = labelsByRule.get(rule);
+  if (!labels) labelsByRule.set(rule, (labels = rule.pools.map((p) => Object.freeze({ ...rule.metric.labels, ...p.labels, service: rule.name, role: p.role, pool: p.name }))));
+  return labels;
+}
+
 function publish(rule: ServiceRule, decision: Decision): PublishedValue[] {
-  return rule.pools.map((p) => ({
+  const labels = publishedLabels(rule);
+  return rule.pools.map((p, i) => ({
     metric: rule.metric.name,
-    labels: { ...rule.metric.labels, ...p.labels, service: rule.name, role: p.role, pool: p.name },
+    labels: labels[i]!,
     role: p.role,
     pool: p.name,
     value: decision[p.role].pools[p.name] ?? p.minReplicas,

@@ -25,6 +25,17 @@ const R = (p: number, d: number) => ({ 'prefill-h100': p, 'decode-h200': d });
 const codes = (d: { reasons: { code: string }[] }) => d.reasons.map((r) => r.code);
 
 describe('policy core: coordinated decision', () => {
+  it('one config decided again after its pools were edited in place follows the edit (pool arithmetic is derived once per pools array, and again when they change)', () => {
+    const cfg = service({ stability: { scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0, scaleInDamping: 1 } });
+    assert.equal(decide(cfg, obs(14_000, R(1, 1)), {}).decode.replicas, 14);
+    cfg.pools[1]!.maxReplicas = 10;
+    const capped = decide(cfg, obs(14_000, R(1, 1)), {});
+    assert.equal(capped.decode.replicas, 10);
+    assert.ok(codes(capped).includes('clamp-max'));
+    cfg.pools[1]!.unitsPerReplica = 2;
+    assert.equal(decide(cfg, obs(14_000, R(1, 1)), {}).decode.replicas, 7);
+  });
+
   it('sizes decode from decode TPS and prefill at the fixed ratio, together', () => {
     const d = decide(service(), obs(14_000, R(1, 1)), {});
     assert.equal(d.decode.replicas, 14);

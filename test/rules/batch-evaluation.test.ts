@@ -13,13 +13,14 @@ function setup(n: number) {
   const prom = new ScriptedPrometheus();
   let nowMs = 1_000_000_000;
   const logs: string[] = [];
-  const evaluator = new Evaluator({ query: prom.query, clock: () => nowMs, registry: new Registry(), log: (m) => logs.push(m), reuseMs: 0 });
+  const registry = new Registry();
+  const evaluator = new Evaluator({ query: prom.query, clock: () => nowMs, registry, log: (m) => logs.push(m), reuseMs: 0 });
   evaluator.setRules(ruleSetOf(batonRules(n)));
   const provider = new RulesProvider(evaluator, () => nowMs);
   const rule = (i: number) => evaluator.rules().services[i]!;
   /** The merged query that carries service i's decode TPS. */
   const decodeBatch = () => prom.calls.find((q) => q.startsWith('sum by (pool, service)'))!;
-  return { prom, evaluator, provider, logs, rule, decodeBatch, advance: (s: number) => (nowMs += s * 1000) };
+  return { prom, evaluator, provider, registry, logs, rule, decodeBatch, advance: (s: number) => (nowMs += s * 1000) };
 }
 
 const decodeOf = (p: RulesProvider, i: number): number => p.getExternalMetric('bench', 'baton_desired_replicas', sel({ service: `svc-${i}`, role: 'decode' }), '')[0]!.value;
@@ -30,6 +31,44 @@ describe('rules/batch: evaluation from merged queries', () => {
     await h.evaluator.evaluateAll();
     assert.equal(h.prom.calls.length, 3, h.prom.calls.map((q) => q.slice(0, 60)).join('\n'));
     assert.equal(h.evaluator.queriesSent, 3);
+  });
+
+  it('a round of 200 services whose queries cannot merge sends at most 16 queries at once (a deadline runs from the send, so none waits behind the others)', async () => {
+    const rules = ['services:'];
+    for (let i = 0; i < 200; i++) {
+      // A metric name per service: not one template, so every query runs alone.
+      rules.push(`  - name: s${i}`, '    ratio: {prefill: 1, decode: 1}', '    decodeTpsPerUnit: 1000', `    decodeTps: {promql: 'sum(rate(tokens_${i}_total[1m]))'}`,
+        '    pools:', '      - {name: p, role: prefill, minReplicas: 1, maxReplicas: 10}', '      - {name: d, role: decode, minReplicas: 1, maxReplicas: 10}');
+    }
+    let inFlight = 0;
+    let most = 0;
+    const query = async (): Promise<QueryResult> => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+      return vector([{}, 1500]);
+    };
+    const evaluator = new Evaluator({ query, registry: new Registry(), log: () => {}, reuseMs: 0 });
+    evaluator.setRules(ruleSetOf(rules.join('\n') + '\n'));
+    await evaluator.evaluateAll();
+    assert.equal(evaluator.queriesSent, 200);
+    assert.ok(most <= 16, `${most} queries in flight at once`);
+    assert.equal(evaluator.state('s199')!.lastGood?.values.find((v) => v.role === 'decode')?.value, 2);
+  });
+
+  it('metrics of 500 batched services: query latency once per query sent (by family), evaluations and reasons per service', async () => {
+    const h = setup(500);
+    await h.evaluator.evaluateAll();
+    h.prom.answers.set(h.decodeBatch(), vector(...Array.from({ length: 500 }, (_, i): [Record<string, string>, number] => [{ pool: 'decode', service: `svc-${i}` }, 1500])));
+    h.advance(5);
+    await h.evaluator.evaluateAll();
+    const text = await h.registry.metrics();
+    for (const family of ['decodeTps', 'guard:tbt_p99', 'guard:ttft_p99']) assert.match(text, new RegExp(`baton_prometheus_query_duration_seconds_count\\{query="${family}"\\} 2\n`));
+    assert.match(text, /baton_rules_evaluations_total\{rule="svc-499",result="held"\} 1\n/);
+    assert.match(text, /baton_rules_evaluations_total\{rule="svc-499",result="ok"\} 1\n/);
+    assert.match(text, /baton_rules_decision_reasons_total\{rule="svc-7",code="signal"\} 1\n/);
+    assert.match(text, /baton_rules_desired_replicas\{service="svc-7",role="decode",pool="decode"\} 2\n/);
+    assert.match(text, /baton_rules_staleness_seconds\{rule="svc-7"\} 0\n/);
   });
 
   it('each service decides from its own slice of the answer; one missing from it holds its last value, exactly as an empty answer of its own', async () => {
