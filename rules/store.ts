@@ -1,6 +1,7 @@
 // Hot reload of a rule directory: a valid new set replaces the old one atomically; an invalid one is refused (logged,
 // exported as metrics) and the old set keeps serving. Works with ConfigMap mounts, whose files change by symlink swap,
 // because the whole directory is re-read and compared by content rather than trusting individual fs events.
+import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
@@ -19,6 +20,16 @@ function queriesOf(rule: ServiceRule): { field: string; promql: string }[] {
     ...rule.guards.map((g) => ({ field: `guards[${g.name}]`, promql: g.query.promql })),
     ...(rule.replicas ? [{ field: 'replicas', promql: rule.replicas.promql }] : []),
   ];
+}
+
+/**
+ * What the directory held, as a digest: the poll compares it every few seconds, and a JSON copy of thousands of rules
+ * (kept between polls) costs megabytes of heap each time.
+ */
+function fingerprintOf(files: readonly string[], texts: readonly string[]): string {
+  const h = createHash('sha256');
+  for (let i = 0; i < files.length; i++) h.update(`${files[i]!.length}:${files[i]}\u0000${Buffer.byteLength(texts[i]!)}:`).update(texts[i]!);
+  return h.digest('hex');
 }
 
 export interface ReloadOutcome {
@@ -123,7 +134,7 @@ export class RuleStore {
     try {
       files = await ruleFilesIn(this.opts.dir);
       const texts = await Promise.all(files.map((f) => readFile(f, 'utf8')));
-      fingerprint = JSON.stringify([files, texts]);
+      fingerprint = fingerprintOf(files, texts);
     } catch (e) {
       return this.refuse([{ file: this.opts.dir, line: 1, col: 1, path: '', message: `cannot read rule directory: ${(e as Error).message}` }]);
     }
