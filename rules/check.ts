@@ -3,7 +3,7 @@
 import { loadRuleFiles } from './load.js';
 import { PrometheusClient, type PrometheusClientOptions, type QueryResult } from './prometheus.js';
 import { readPerPool, readSingle } from './results.js';
-import { formatRuleError, type QuerySpec, type RuleError, type ServiceRule } from './types.js';
+import { formatRuleError, queryFamiliesOf, type QuerySpec, type RuleError, type ServiceRule } from './types.js';
 
 export type ResultShape =
   | { kind: 'vector'; series: number; labelSets: Record<string, string>[]; values: number[] }
@@ -48,7 +48,7 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
       line: s.source.line,
       metric: s.metric.name,
       pools: s.pools.map((p) => `${p.name} (${p.role})`),
-      queries: familiesOf(s).map((f) => ({ name: f.name, promql: f.spec.promql })),
+      queries: queryFamiliesOf(s).map((f) => ({ name: f.name, promql: f.spec.promql })),
     })),
     errors: loaded.errors,
     queries: [],
@@ -57,7 +57,7 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
   const client = new PrometheusClient(opts.prometheus);
   try {
     for (const s of services) {
-      for (const f of familiesOf(s)) {
+      for (const f of queryFamiliesOf(s)) {
         const started = performance.now();
         const check: QueryCheck = { service: s.name, name: f.name, promql: f.spec.promql };
         try {
@@ -76,13 +76,6 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
     client.close();
   }
   return report;
-}
-
-function familiesOf(s: ServiceRule): { name: string; spec: QuerySpec }[] {
-  const out = [{ name: 'decodeTps', spec: s.decodeTps }];
-  for (const g of s.guards) out.push({ name: `guard:${g.name}`, spec: g.query });
-  if (s.replicas) out.push({ name: 'replicas', spec: s.replicas });
-  return out;
 }
 
 export function shapeOf(r: QueryResult): ResultShape {

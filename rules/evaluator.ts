@@ -13,7 +13,7 @@ import { SharedQueries } from './dedupe.js';
 import { rulesMetrics, type RulesMetrics, type ServiceSeries } from './metrics.js';
 import { PrometheusError, type InstantQuery, type QueryResult } from './prometheus.js';
 import { guardReadingOf, readPerPool, readSingle, type ProblemKind, type Reading } from './results.js';
-import { policyConfigOf, type QuerySpec, type RuleSet, type ServiceRule } from './types.js';
+import { policyConfigOf, queryFamiliesOf, type RuleSet, type ServiceRule } from './types.js';
 import { evaluateWhen, whenData } from './when.js';
 
 /** What one query did at the last evaluation; shown by explain. */
@@ -207,8 +207,8 @@ export class Evaluator {
       }
     }
     this.ruleSet = ruleSet;
-    this.queries.setQueries(ruleSet.services.flatMap((s) => queriesOf(s).map((q) => q.spec.promql)));
-    this.familyOfQuery = familiesOf(ruleSet.services, this.queries.batches);
+    this.queries.setQueries(ruleSet.services.flatMap((s) => queryFamiliesOf(s).map((q) => q.spec.promql)));
+    this.familyOfQuery = timedFamilies(ruleSet.services, this.queries.batches);
     this.cohorts = this.cohortsOf(ruleSet);
     if (!this.started) return;
     // A new service decides at once, then joins its cohort's phase.
@@ -220,7 +220,7 @@ export class Evaluator {
   private cohortsOf(ruleSet: RuleSet): Map<string, Cohort> {
     const out = new Map<string, Cohort>();
     for (const rule of ruleSet.services) {
-      const key = cohortKey(rule.queryIntervalS, queriesOf(rule).map((q) => this.queries.unitOf(q.spec.promql)));
+      const key = cohortKey(rule.queryIntervalS, queryFamiliesOf(rule).map((q) => this.queries.unitOf(q.spec.promql)));
       const c = out.get(key);
       if (c) c.services.push(rule.name);
       else {
@@ -271,7 +271,7 @@ export class Evaluator {
       const promqls: string[] = [];
       for (const s of services) {
         const st = this.states.get(s);
-        if (st) for (const q of queriesOf(st.rule)) promqls.push(q.spec.promql);
+        if (st) for (const q of queryFamiliesOf(st.rule)) promqls.push(q.spec.promql);
       }
       await batched(promqls, PREFETCH_CONCURRENCY, (q) => this.queries.prefetch(q, results) ?? Promise.resolve());
       for (let i = 0; i < services.length; i += ROUND_SLICE) {
@@ -398,8 +398,8 @@ export class Evaluator {
     const rule = st.rule;
     const nowMs = this.clock();
     const nowS = nowMs / 1000;
-    // Families in queriesOf's order: decodeTps, one per guard, then replicas.
-    const families = queriesOf(rule);
+    // Families in queryFamiliesOf's order: decodeTps, one per guard, then replicas.
+    const families = queryFamiliesOf(rule);
     const traces: QueryTrace[] = new Array(families.length);
     let waiting: Promise<void>[] | undefined;
     for (let i = 0; i < families.length; i++) {
@@ -571,21 +571,8 @@ function count(counts: Record<string, number>, key: string): void {
 }
 
 // Derived once per rule object (rules are immutable once loaded; a reload makes new objects).
-const familiesByRule = new WeakMap<ServiceRule, readonly { name: string; spec: QuerySpec }[]>();
 const configByRule = new WeakMap<ServiceRule, ServicePolicyConfig>();
 const decodePoolsByRule = new WeakMap<ServiceRule, ServiceRule['pools']>();
-
-/** A rule's query families: decodeTps, one per guard (`guard:<name>`), then replicas when the rule has that query. */
-function queriesOf(rule: ServiceRule): readonly { name: string; spec: QuerySpec }[] {
-  let out = familiesByRule.get(rule);
-  if (!out) {
-    const list = [{ name: 'decodeTps', spec: rule.decodeTps }];
-    for (const g of rule.guards) list.push({ name: `guard:${g.name}`, spec: g.query });
-    if (rule.replicas) list.push({ name: 'replicas', spec: rule.replicas });
-    familiesByRule.set(rule, (out = list));
-  }
-  return out;
-}
 
 /** The policy core's config of a rule (decide() never changes it). */
 function policyConfigCached(rule: ServiceRule): ServicePolicyConfig {
@@ -601,9 +588,9 @@ function decodePoolsOf(rule: ServiceRule): ServiceRule['pools'] {
 }
 
 /** The family each query is timed under; a batch's merged query takes its first member's. */
-function familiesOf(services: readonly ServiceRule[], batches: readonly Batch[]): Map<string, string> {
+function timedFamilies(services: readonly ServiceRule[], batches: readonly Batch[]): Map<string, string> {
   const out = new Map<string, string>();
-  for (const rule of services) for (const f of queriesOf(rule)) if (!out.has(f.spec.promql)) out.set(f.spec.promql, f.name);
+  for (const rule of services) for (const f of queryFamiliesOf(rule)) if (!out.has(f.spec.promql)) out.set(f.spec.promql, f.name);
   for (const b of batches) {
     const first = b.members.keys().next().value;
     out.set(b.promql, (first !== undefined && out.get(first)) || 'other');

@@ -92,9 +92,9 @@ export function parseRangeResponse(body: unknown): RangeSeries[] {
   if (b.data.resultType !== 'matrix') throw new PrometheusError(`query_range answered a ${shown(b.data.resultType)}, expected a matrix`, 'parse');
   if (!Array.isArray(b.data.result)) throw new PrometheusError('matrix result is not an array', 'parse');
   return b.data.result.map((r: unknown, i: number) => {
-    const s = seriesObject(r, `matrix result[${i}]`);
+    const s = seriesObject(r, 'matrix', i);
     return {
-      labels: labelsOf(s.metric, `matrix result[${i}].metric`),
+      labels: labelsOf(s.metric, 'matrix', i),
       points: (Array.isArray(s.values) ? s.values : []).map((p: unknown) => {
         const [t, v] = Array.isArray(p) ? p : [];
         return { timestampS: timestampOf(t), value: parseSampleValue(v) };
@@ -104,8 +104,13 @@ export function parseRangeResponse(body: unknown): RangeSeries[] {
 }
 
 /** A series of a result array must be an object; a garbage answer is a parse error, never a TypeError. */
-function seriesObject(r: unknown, where: string | (() => string)): { metric?: unknown; value?: unknown; values?: unknown } {
-  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new PrometheusError(`${typeof where === 'string' ? where : where()} is not an object`, 'parse');
+/** Where a series sits in an answer, for a parse error (the text is built only when there is one). */
+type ResultKind = 'vector' | 'matrix';
+const where = (kind: ResultKind, index: number): string => `${kind} result[${index}]`;
+
+/** A series of a result array must be an object; a garbage answer is a parse error, never a TypeError. */
+function seriesObject(r: unknown, kind: ResultKind, index: number): { metric?: unknown; value?: unknown; values?: unknown } {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new PrometheusError(`${where(kind, index)} is not an object`, 'parse');
   return r as { metric?: unknown; value?: unknown; values?: unknown };
 }
 
@@ -114,16 +119,15 @@ function timestampOf(t: unknown): number {
   return typeof t === 'number' ? t : typeof t === 'string' ? Number(t) : NaN;
 }
 
-/** Series labels: an object of strings (absent means none). `where` is a function so that good answers build no text. */
-function labelsOf(metric: unknown, where: string | (() => string)): Record<string, string> {
-  const at = (): string => (typeof where === 'string' ? where : where());
+/** Series labels: an object of strings (absent means none). */
+function labelsOf(metric: unknown, kind: ResultKind, index: number): Record<string, string> {
   if (metric === undefined || metric === null) return {};
-  if (typeof metric !== 'object' || Array.isArray(metric)) throw new PrometheusError(`${at()} is not a label object`, 'parse');
+  if (typeof metric !== 'object' || Array.isArray(metric)) throw new PrometheusError(`${where(kind, index)}.metric is not a label object`, 'parse');
   const out: Record<string, string> = {};
   const m = metric as Record<string, unknown>;
   for (const k of Object.keys(m)) {
     const v = m[k];
-    if (typeof v !== 'string') throw new PrometheusError(`${at()}.${k} is not a string`, 'parse');
+    if (typeof v !== 'string') throw new PrometheusError(`${where(kind, index)}.metric.${k} is not a string`, 'parse');
     out[k] = v;
   }
   return out;
@@ -164,9 +168,9 @@ export function parseQueryResponse(body: unknown): QueryResult {
       return {
         kind: 'vector',
         series: result.map((r: unknown, i: number) => {
-          const s = seriesObject(r, () => `vector result[${i}]`);
+          const s = seriesObject(r, 'vector', i);
           const value = Array.isArray(s.value) ? (s.value as unknown[]) : [];
-          return { labels: labelsOf(s.metric, () => `vector result[${i}].metric`), value: parseSampleValue(value[1]), timestampS: timestampOf(value[0]) };
+          return { labels: labelsOf(s.metric, 'vector', i), value: parseSampleValue(value[1]), timestampS: timestampOf(value[0]) };
         }),
       };
     }

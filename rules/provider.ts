@@ -2,7 +2,7 @@
 // never by querying Prometheus. Unknown metric → 404; stale or never evaluated → 503, so the HPA holds its replicas.
 import { MetricError, type ExternalMetricSample, type ExternalMetricsProvider, type Explanation, type LabelMatcher } from '../adapter/provider.js';
 import type { Evaluator, ServiceState } from './evaluator.js';
-import type { RulePool, ServiceRule } from './types.js';
+import { queryFamiliesOf, type RulePool, type ServiceRule } from './types.js';
 
 interface Candidate {
   rule: ServiceRule;
@@ -51,7 +51,7 @@ export class RulesProvider implements ExternalMetricsProvider {
         if (q.batch) entry.batch = q.batch;
         ex.queries.push(entry);
       }
-      if (st?.queries.length === 0 || !st) for (const q of queryTexts(rule)) ex.queries.push({ name: `${rule.name}/${q.name}`, promql: q.promql, error: 'not evaluated yet' });
+      if (st?.queries.length === 0 || !st) for (const q of queryFamiliesOf(rule)) ex.queries.push({ name: `${rule.name}/${q.name}`, promql: q.spec.promql, error: 'not evaluated yet' });
       const problem = freshnessProblem(rule, st, this.clock());
       if (problem) {
         stale = true;
@@ -112,9 +112,3 @@ export function freshnessProblem(rule: ServiceRule, st: ServiceState | undefined
   return undefined;
 }
 
-function queryTexts(rule: ServiceRule): { name: string; promql: string }[] {
-  const out = [{ name: 'decodeTps', promql: rule.decodeTps.promql }];
-  for (const g of rule.guards) out.push({ name: `guard:${g.name}`, promql: g.query.promql });
-  if (rule.replicas) out.push({ name: 'replicas', promql: rule.replicas.promql });
-  return out;
-}

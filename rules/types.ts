@@ -78,6 +78,27 @@ export interface RuleError {
   message: string;
 }
 
+export interface QueryFamily {
+  /** decodeTps, guard:<name> or replicas. */
+  name: string;
+  spec: QuerySpec;
+}
+
+// Derived once per rule object: rules are immutable once loaded, and a reload makes new objects.
+const familiesByRule = new WeakMap<ServiceRule, readonly QueryFamily[]>();
+
+/** A rule's queries in a fixed order: decodeTps, one per guard (`guard:<name>`), then replicas when the rule has it. */
+export function queryFamiliesOf(rule: ServiceRule): readonly QueryFamily[] {
+  let out = familiesByRule.get(rule);
+  if (!out) {
+    const list: QueryFamily[] = [{ name: 'decodeTps', spec: rule.decodeTps }];
+    for (const g of rule.guards) list.push({ name: `guard:${g.name}`, spec: g.query });
+    if (rule.replicas) list.push({ name: 'replicas', spec: rule.replicas });
+    familiesByRule.set(rule, (out = list));
+  }
+  return out;
+}
+
 /** The policy core's view of a service (no PromQL, no when-conditions). */
 export function policyConfigOf(s: ServiceRule): ServicePolicyConfig {
   const cfg: ServicePolicyConfig = {
