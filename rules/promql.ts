@@ -8,9 +8,14 @@ export interface PromqlSyntaxError {
   message: string;
 }
 
-/** undefined when the query parses; otherwise the first error with its offset. */
+/** undefined when the query parses; otherwise the first error with its offset, as specific as promtool's. */
 export function promqlSyntaxError(query: string): PromqlSyntaxError | undefined {
   if (query.trim() === '') return { offset: 0, message: 'empty PromQL' };
+  const generic = genericSyntaxError(query);
+  return generic && (specificSyntaxError(query) ?? generic);
+}
+
+function genericSyntaxError(query: string): PromqlSyntaxError | undefined {
   const tree = parser.parse(query);
   let found: PromqlSyntaxError | undefined;
   tree.iterate({
@@ -28,6 +33,78 @@ export function promqlSyntaxError(query: string): PromqlSyntaxError | undefined 
     },
   });
   return found;
+}
+
+/** Whether the grammar knows `name` as a function (the grammar's own list, newer functions included). */
+function isPromqlFunction(name: string): boolean {
+  let bad = false;
+  for (const probe of [`${name}(x)`, `${name}(x[1m])`, `${name}()`]) {
+    bad = false;
+    parser.parse(probe).iterate({ enter: (n) => { if (n.type.isError) bad = true; return !bad; } });
+    if (!bad) return true;
+  }
+  return false;
+}
+
+// Words that may stand before "(" without being a function call.
+const KEYWORDS_BEFORE_PAREN = new Set([
+  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'atan2',
+  'sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'topk', 'bottomk', 'quantile', 'count_values',
+  'limitk', 'limit_ratio', 'start', 'end', 'step', 'range',
+]);
+
+/**
+ * The common mistakes the grammar reports only as "syntax error near": an unterminated quoted string, a bad duration,
+ * an unknown function name (Prometheus' wording for each). Runs only on a query the grammar refused.
+ */
+function specificSyntaxError(query: string): PromqlSyntaxError | undefined {
+  // Walk the text once, skipping quoted strings and comments, so their contents are never read as code.
+  for (let i = 0; i < query.length; i++) {
+    const c = query[i]!;
+    if (c === '#') {
+      const nl = query.indexOf('\n', i);
+      if (nl < 0) break;
+      i = nl;
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1;
+      while (j < query.length && query[j] !== c && !(c !== '`' && query[j] === '\n')) j += c !== '`' && query[j] === '\\' ? 2 : 1;
+      if (j >= query.length || query[j] !== c) return { offset: i, message: `unterminated quoted string ${query.slice(i, i + 20)}` };
+      i = j;
+      continue;
+    }
+    if (c === '[') {
+      const close = query.indexOf(']', i);
+      const body = (close < 0 ? query.slice(i + 1) : query.slice(i + 1, close)).trim();
+      // [5m], [5m:1m] (subquery), [5m:] — each side a duration (or empty for the step).
+      const parts = body.split(':');
+      for (const [k, part] of parts.entries()) {
+        const text = part.trim();
+        if (text === '' && k > 0) continue;
+        if (/^[\d.]+[a-zA-Z]*$/.test(text) && parseDuration(text) === undefined && !/^\d+(\.\d+)?$/.test(text)) {
+          return { offset: i + 1 + body.indexOf(text), message: `bad duration syntax: ${JSON.stringify(text)} (a number and a unit: ms, s, m, h, d, w, y, e.g. 1m30s)` };
+        }
+      }
+      continue;
+    }
+    const word = /^[a-zA-Z_][a-zA-Z0-9_:]*/.exec(query.slice(i));
+    if (word && (i === 0 || !/[a-zA-Z0-9_:.]/.test(query[i - 1]!))) {
+      const name = word[0];
+      const after = query.slice(i + name.length).trimStart();
+      if (name === 'offset') {
+        const d = /^[^\s()\]]+/.exec(after)?.[0];
+        if (d && /^-?[\d.]/.test(d) && parseDuration(d.replace(/^-/, '')) === undefined) {
+          return { offset: query.indexOf(d, i + name.length), message: `bad duration syntax: ${JSON.stringify(d)} (a number and a unit: ms, s, m, h, d, w, y, e.g. 1m30s)` };
+        }
+      }
+      if (after.startsWith('(') && !name.includes(':') && !KEYWORDS_BEFORE_PAREN.has(name.toLowerCase()) && !isPromqlFunction(name)) {
+        return { offset: i, message: `unknown function with name ${JSON.stringify(name)}` };
+      }
+      i += name.length - 1;
+    }
+  }
+  return undefined;
 }
 
 const UNIT_S: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };

@@ -106,6 +106,28 @@ describe('rules: loading and validation', () => {
     assert.ok(e.col > 16, `column ${e.col} points into the query`);
   });
 
+  it("names promtool's syntax mistakes: unknown function, bad duration, unterminated string, at the offending column", () => {
+    const at = (q: string): RuleError => one(minimal().replace("'sum(rate(vllm:generation_tokens_total{service=\"chat\"}[1m]))'", `'${q}'`));
+    const col0 = '    decodeTps: \''.length + 1; // the query's first character
+    const cases: [string, RegExp, number][] = [
+      ['sum(rat(x[1m]))', /unknown function with name "rat"/, 4],
+      ['sum(rate(x[1mm]))', /bad duration syntax: "1mm"/, 11],
+      ['sum(rate(x[5m:1x]))', /bad duration syntax: "1x"/, 14],
+      ['sum(x offset 5mm)', /bad duration syntax: "5mm"/, 13],
+      ['sum(x{a="b)', /unterminated quoted string/, 8],
+    ];
+    for (const [q, msg, offset] of cases) {
+      const e = at(q);
+      assert.match(e.message, msg, q);
+      assert.equal(e.line, 5, q);
+      assert.equal(e.col, col0 + offset, `${q}: ${e.message}`);
+    }
+    // Valid queries with the same words are untouched: functions newer than the checker's table, keywords before "(".
+    for (const q of ['sum by (pool) (rate(x[1m]))', 'sum(rate(x[5m:30s])) offset 1m', 'max_over_time(x[1m:]) and on(pool) vector(1)', 'count_values("v", x)']) {
+      assert.deepEqual(errorsOf(minimal().replace("'sum(rate(vllm:generation_tokens_total{service=\"chat\"}[1m]))'", `'${q}'`)), [], q);
+    }
+  });
+
   it('reports PromQL errors in a block scalar on the right line', () => {
     const text = minimal().replace("decodeTps: 'sum(rate(vllm:generation_tokens_total{service=\"chat\"}[1m]))'", 'decodeTps: |\n      sum(\n        rate(x[1m]) +\n      )');
     const e = one(text);
