@@ -2,7 +2,8 @@
 // show the shape of what came back, so a wrong selector is found before an HPA sees "no metrics".
 import { loadRuleFiles } from './load.js';
 import { PrometheusClient, type PrometheusClientOptions, type QueryResult } from './prometheus.js';
-import { readPerPool, readSingle } from './results.js';
+import { diagnoseEmpty, formatEmptyCause } from './diagnose.js';
+import { readPerPool, readSingle, type Reading } from './results.js';
 import { formatRuleError, queryFamiliesOf, type QuerySpec, type RuleError, type ServiceRule } from './types.js';
 
 export type ResultShape =
@@ -12,14 +13,22 @@ export type ResultShape =
   | { kind: 'matrix'; series: number }
   | { kind: 'string'; value: string };
 
+export type QueryStatus = 'ok' | 'idle' | 'empty' | 'unusable' | 'error';
+
 export interface QueryCheck {
   service: string;
   /** decodeTps, replicas or guard:<name> */
   name: string;
   promql: string;
+  /** Where the query was written (its PromQL field, or the preset field that made it). */
+  source?: { file: string; line: number; col: number; path: string };
+  /** ok: the evaluator gets a value; idle: a guard with no finished requests (reads as idle); the rest fail the check. */
+  status?: QueryStatus;
   shape?: ResultShape;
   /** What the evaluator would make of it: a usable value, or why not. */
   verdict?: string;
+  /** For an empty result: why, found by asking Prometheus about each selector and matcher. */
+  diagnosis?: string;
   error?: string;
   durationMs?: number;
 }
@@ -30,10 +39,14 @@ export interface CheckReport {
   services: { name: string; file: string; line: number; metric: string; pools: string[]; queries: { name: string; promql: string }[] }[];
   errors: RuleError[];
   queries: QueryCheck[];
+  /** Empty signals and guards are accepted (reported, not failed). */
+  allowEmpty: boolean;
 }
 
 export interface CheckOptions {
   prometheus?: PrometheusClientOptions;
+  /** Accept empty signals and guards (a service not deployed yet, a guard with no traffic). Default: they fail. */
+  allowEmpty?: boolean;
 }
 
 export async function checkRules(files: readonly string[], opts: CheckOptions = {}): Promise<CheckReport> {
@@ -52,21 +65,45 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
     })),
     errors: loaded.errors,
     queries: [],
+    allowEmpty: opts.allowEmpty === true,
   };
   if (!opts.prometheus || !loaded.ruleSet) return report;
   const client = new PrometheusClient(opts.prometheus);
   try {
     for (const s of services) {
-      for (const f of queryFamiliesOf(s)) {
+      // The replicas the evaluator would assume: the rule's replicas query when it has one, else each pool's
+      // minReplicas (the default replica source before a first decision). A pool at 0 replicas may have no series.
+      let replicas: Record<string, number> = Object.fromEntries(s.pools.map((p) => [p.name, p.minReplicas]));
+      const families = [...queryFamiliesOf(s)].sort((a, b) => Number(b.name === 'replicas') - Number(a.name === 'replicas'));
+      for (const f of families) {
         const started = performance.now();
         const check: QueryCheck = { service: s.name, name: f.name, promql: f.spec.promql };
+        const source = s.querySources?.[f.name];
+        if (source) check.source = source;
         try {
           const result = await client.query(f.spec.promql);
           check.shape = shapeOf(result);
-          check.verdict = verdictOf(s, f.name, f.spec, result);
+          const reading = readingOf(s, f.name, f.spec, result, replicas);
+          if (reading.ok) {
+            check.status = 'ok';
+            check.verdict = `usable: ${fmt(reading.value)}${reading.perPool ? ` (${Object.entries(reading.perPool).map(([k, v]) => `${k}=${fmt(v)}`).join(', ')})` : ''}`;
+            if (f.name === 'replicas' && reading.perPool) replicas = { ...replicas, ...reading.perPool };
+          } else if (reading.kind === 'empty') {
+            check.status = 'empty';
+            check.verdict = f.name.startsWith('guard:')
+              ? 'empty: the guard reads as idle at every evaluation, so it never fires'
+              : `unusable (empty): ${reading.problem}; the service holds`;
+            check.diagnosis = formatEmptyCause(await diagnoseEmpty(client.query, f.spec.promql));
+          } else if (reading.kind === 'nan' && f.name.startsWith('guard:')) {
+            check.status = 'idle';
+            check.verdict = 'NaN: no request finished in the window; the guard reads as idle until traffic arrives';
+          } else {
+            check.status = 'unusable';
+            check.verdict = `unusable (${reading.kind}): ${reading.problem}`;
+          }
         } catch (e) {
+          check.status = 'error';
           check.error = (e as Error).message;
-          report.ok = false;
         }
         check.durationMs = Math.round((performance.now() - started) * 10) / 10;
         report.queries.push(check);
@@ -75,7 +112,12 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
   } finally {
     client.close();
   }
+  report.ok = report.ok && report.queries.every((q) => !failed(q, report.allowEmpty));
   return report;
+}
+
+function failed(q: QueryCheck, allowEmpty: boolean): boolean {
+  return q.status === 'error' || q.status === 'unusable' || (q.status === 'empty' && !allowEmpty);
 }
 
 export function shapeOf(r: QueryResult): ResultShape {
@@ -91,14 +133,11 @@ export function shapeOf(r: QueryResult): ResultShape {
   }
 }
 
-function verdictOf(s: ServiceRule, name: string, spec: QuerySpec, result: QueryResult): string {
-  // Without live replica counts, a pool without series is reported rather than assumed empty.
-  const reading = spec.by
-    ? readPerPool(result, { by: spec.by, pools: name === 'decodeTps' ? s.pools.filter((p) => p.role === 'decode') : s.pools, required: 'all' })
-    : readSingle(result);
-  if (!reading.ok) return `unusable (${reading.kind}): ${reading.problem}`;
-  const per = reading.perPool ? ` (${Object.entries(reading.perPool).map(([k, v]) => `${k}=${fmt(v)}`).join(', ')})` : '';
-  return `usable: ${fmt(reading.value)}${per}`;
+/** The evaluator's reading of a result (rules/results.ts), with the replicas it would assume for each pool. */
+function readingOf(s: ServiceRule, name: string, spec: QuerySpec, result: QueryResult, replicas: Record<string, number>): Reading {
+  if (!spec.by) return readSingle(result);
+  if (name === 'decodeTps') return readPerPool(result, { by: spec.by, pools: s.pools.filter((p) => p.role === 'decode'), required: { replicas } });
+  return readPerPool(result, { by: spec.by, pools: s.pools, required: 'all' });
 }
 
 function fmt(v: number): string {
@@ -121,7 +160,8 @@ export function formatCheckReport(r: CheckReport): string {
   for (const q of r.queries) {
     lines.push(`  ${q.service}/${q.name}: ${q.promql}`);
     if (q.error) {
-      lines.push(`    error: ${q.error}`);
+      const at = q.source ? `${q.source.file}:${q.source.line}:${q.source.col}: ${q.source.path}: ` : '';
+      lines.push(`    error: ${at}${q.error}`);
       continue;
     }
     const sh = q.shape!;
@@ -134,7 +174,25 @@ export function formatCheckReport(r: CheckReport): string {
     else if (sh.kind === 'matrix') lines.push(`    range vector with ${sh.series} series: not usable, the rule needs an instant vector`);
     else lines.push(`    string ${JSON.stringify(sh.value)}`);
     if (q.verdict) lines.push(`    → ${q.verdict}`);
+    if (q.diagnosis) lines.push(`    why: ${q.diagnosis}`);
+    if (q.status && q.source && failed(q, r.allowEmpty)) lines.push(`    at ${q.source.file}:${q.source.line}:${q.source.col} (${q.source.path})`);
   }
-  lines.push(r.ok ? `OK: ${r.services.length} service(s) in ${r.files.length} file(s)` : `FAILED: ${r.errors.length} error(s)${r.queries.some((q) => q.error) ? ', query errors' : ''}`);
+  lines.push(summaryOf(r));
   return lines.join('\n');
+}
+
+function summaryOf(r: CheckReport): string {
+  const count = (st: QueryStatus) => r.queries.filter((q) => q.status === st).length;
+  const live = r.queries.length ? `, ${r.queries.length} quer${r.queries.length === 1 ? 'y' : 'ies'} run` : '';
+  if (r.ok) {
+    const empty = count('empty');
+    const accepted = empty ? ` (${empty} empty, accepted with --allow-empty)` : '';
+    return `OK: ${r.services.length} service(s) in ${r.files.length} file(s)${live}${accepted}`;
+  }
+  const parts: string[] = [];
+  if (r.errors.length) parts.push(`${r.errors.length} rule error(s)`);
+  if (count('error')) parts.push(`${count('error')} query error(s)`);
+  if (count('empty') && !r.allowEmpty) parts.push(`${count('empty')} empty signal/guard quer${count('empty') === 1 ? 'y' : 'ies'} (--allow-empty accepts them)`);
+  if (count('unusable')) parts.push(`${count('unusable')} unusable result(s)`);
+  return `FAILED: ${parts.join(', ')}`;
 }

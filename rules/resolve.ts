@@ -88,10 +88,23 @@ export function resolveService(raw: RawService, index: number, sink: ErrorSink):
   };
   if (raw.namespaces) rule.namespaces = [...raw.namespaces];
   if (raw.engine) rule.engine = raw.engine;
+  rule.querySources = querySourcesOf(raw, base, sink.finder);
   if (periodic) rule.periodic = { ...periodic, entries: periodic.entries.map((e) => ({ ...e })) };
   if (replicas) rule.replicas = replicas;
   if (windowS !== undefined) rule.windowS = windowS;
   return rule;
+}
+
+function querySourcesOf(raw: RawService, base: PathKey[], finder: PositionFinder): NonNullable<ServiceRule['querySources']> {
+  const at = (name: string, path: PathKey[]) => {
+    const pos = finder.pos(path);
+    return [name, { file: finder.file, line: pos.line, col: pos.col, path: pathText(path) }] as const;
+  };
+  const promqlPath = (q: RawQuery, path: PathKey[]): PathKey[] => (typeof q === 'string' ? path : [...path, 'promql']);
+  const entries = [at('decodeTps', raw.decodeTps !== undefined ? promqlPath(raw.decodeTps, [...base, 'decodeTps']) : [...base, 'engine'])];
+  (raw.guards ?? []).forEach((g, i) => entries.push(at(`guard:${g.name}`, g.promql !== undefined ? [...base, 'guards', i, 'promql'] : [...base, 'guards', i])));
+  if (raw.replicas !== undefined) entries.push(at('replicas', promqlPath(raw.replicas, [...base, 'replicas'])));
+  return Object.fromEntries(entries);
 }
 
 function resolvePools(raw: RawService, p: (...k: PathKey[]) => PathKey[], sink: ErrorSink): RulePool[] {

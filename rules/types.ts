@@ -60,6 +60,11 @@ export interface ServiceRule {
   /** Offset of local time from UTC (seconds) for `when` conditions. */
   utcOffsetS: number;
   source: SourcePos;
+  /**
+   * Where each query family (decodeTps, guard:<name>, replicas) was written: its PromQL field, or for a preset the field
+   * that made it (`engine`, the guard). A live error names this place.
+   */
+  querySources?: Record<string, SourcePos & { path: string }>;
 }
 
 export interface RuleSet {

@@ -7,7 +7,7 @@ export function rulesCommand(): Command {
   const rules = new Command('rules').description('work with Baton rule files');
   rules
     .command('check')
-    .description('validate rule files; with --prometheus, run each query once and show the shape of its result')
+    .description('validate rule files; with --prometheus, run each query once, show its result and why an empty one is empty (exit 1 on an error or an empty signal/guard)')
     .argument('<files...>', 'rule files (YAML)')
     .option('--prometheus <url>', 'Prometheus HTTP API base URL, e.g. http://127.0.0.1:9090')
     .option('--bearer-token-file <file>', 'file holding a bearer token for Prometheus')
@@ -15,8 +15,9 @@ export function rulesCommand(): Command {
     .option('--ca-file <file>', 'PEM CA bundle that signed the Prometheus server certificate')
     .option('--insecure-skip-verify', 'do not verify the Prometheus server certificate')
     .option('--timeout <ms>', 'query timeout in milliseconds', '5000')
+    .option('--allow-empty', 'accept signals and guards that return no series (reported, not failed)')
     .option('--json', 'print the report as JSON')
-    .action(async (files: string[], o: { prometheus?: string; bearerTokenFile?: string; basicAuth?: string; caFile?: string; insecureSkipVerify?: boolean; timeout: string; json?: boolean }) => {
+    .action(async (files: string[], o: { prometheus?: string; bearerTokenFile?: string; basicAuth?: string; caFile?: string; insecureSkipVerify?: boolean; timeout: string; json?: boolean; allowEmpty?: boolean }) => {
       let prometheus: PrometheusClientOptions | undefined;
       if (o.prometheus) {
         prometheus = { url: o.prometheus, timeoutMs: Number(o.timeout) };
@@ -29,7 +30,7 @@ export function rulesCommand(): Command {
           prometheus.basicAuth = { username: o.basicAuth.slice(0, i), password: o.basicAuth.slice(i + 1) };
         }
       }
-      const report = await checkRules(files, prometheus ? { prometheus } : {});
+      const report = await checkRules(files, { ...(prometheus ? { prometheus } : {}), allowEmpty: o.allowEmpty === true });
       console.log(o.json ? JSON.stringify(report, null, 2) : formatCheckReport(report));
       if (!report.ok) process.exitCode = 1;
     });
