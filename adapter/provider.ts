@@ -47,6 +47,8 @@ export interface Explanation {
   queries: { name: string; promql: string; evaluatedAtMs?: number; raw?: unknown; error?: string; batch?: BatchTrace }[];
   values: ExternalMetricSample[];
   reasons: unknown[];
+  /** Per service, the level arithmetic of the decision served (engine/core/derivation.ts). */
+  derivations?: { service: string; steps: { step: string; text: string; units?: number }[] }[];
   stale?: boolean;
 }
 

@@ -2,7 +2,8 @@
 // never by querying Prometheus. Unknown metric → 404; stale or never evaluated → 503, so the HPA holds its replicas.
 import { MetricError, type ExternalMetricSample, type ExternalMetricsProvider, type Explanation, type LabelMatcher } from '../adapter/provider.js';
 import type { Evaluator, ServiceState } from './evaluator.js';
-import { queryFamiliesOf, type RulePool, type ServiceRule } from './types.js';
+import { deriveDecision } from '../engine/core/derivation.js';
+import { policyConfigOf, queryFamiliesOf, type RulePool, type ServiceRule } from './types.js';
 
 interface Candidate {
   rule: ServiceRule;
@@ -68,6 +69,10 @@ export class RulesProvider implements ExternalMetricsProvider {
       }
       ex.reasons.push(...good.decision.reasons.map((r) => ({ service: rule.name, ...r })));
       ex.reasons.push(...(good.extraReasons ?? []).map((r) => ({ service: rule.name, ...r })));
+      // Built on demand: an evaluation keeps only the decision's numbers.
+      const steps = deriveDecision(policyConfigOf(rule), good.decision);
+      if (good.extraReasons?.length) steps.push({ step: 'published', text: "the engine's plan set the published split (see reasons)" });
+      (ex.derivations ??= []).push({ service: rule.name, steps });
     }
     if (stale) ex.stale = true;
     return ex;

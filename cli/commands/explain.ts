@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { Command } from 'commander';
 import type { BatchTrace } from '../../adapter/provider.js';
+import { formatDerivation } from '../../engine/core/derivation.js';
 import { integer } from '../options.js';
 
 export interface ExplainRequest {
@@ -28,6 +29,7 @@ export interface ExplainDocument {
   queries: { name: string; promql: string; evaluatedAtMs?: number; raw?: unknown; error?: string; batch?: BatchTrace }[];
   values: { metricName: string; labels: Record<string, string>; value: number | null; timestampMs: number; windowSeconds?: number }[];
   reasons: { code?: string; service?: string; role?: string; pool?: string; message?: string }[];
+  derivations?: { service: string; steps: { step: string; text: string; units?: number }[] }[];
   stale?: boolean;
 }
 
@@ -145,6 +147,10 @@ export function formatExplanation(doc: ExplainDocument, nowMs = Date.now()): str
   for (const v of doc.values) {
     const window = v.windowSeconds !== undefined ? `, window ${v.windowSeconds} s` : '';
     out.push(`  ${v.metricName}${labelText(v.labels)} = ${numberText(v.value)}   (computed ${ago(v.timestampMs, nowMs)}${window})`);
+  }
+  for (const d of doc.derivations ?? []) {
+    out.push('', `How ${d.service}'s level was computed`);
+    out.push(formatDerivation(d.steps));
   }
   out.push('', 'Reasons');
   if (doc.reasons.length === 0) out.push('  (none)');

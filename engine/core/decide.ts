@@ -20,6 +20,8 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
   reasons.push(...guard.reasons);
 
   let target: number;
+  let guardBase: number | undefined;
+  let guardedUnits: number | undefined;
   let signalUnits: number | undefined;
   let signalMissing = false;
   if (cfg.periodic?.mode === 'only' && periodic) {
@@ -43,12 +45,14 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
     // scale-out whose pods are still starting is not compounded.
     const base = obs.ready ? Math.min(prev, readyLevel(cfg, obs.ready, ratio)) : prev;
     let guarded = base * (1 + guard.scaleOut);
+    guardBase = base;
     const ceiling = (cfg.stability.guardCeiling ?? DEFAULT_GUARD_CEILING) * (signalUnits ?? Infinity);
     if (guarded > ceiling) {
       reasons.push(reason('guard-ceiling', 'decode', { guarded: round3(guarded), ceiling: round3(ceiling), factor: cfg.stability.guardCeiling ?? DEFAULT_GUARD_CEILING },
         `guard scale-out capped at ${cfg.stability.guardCeiling ?? DEFAULT_GUARD_CEILING}× the signal's ${round3(signalUnits ?? 0)} units: more capacity would not fix this latency`));
       guarded = ceiling;
     }
+    guardedUnits = guarded;
     if (guarded > target) target = guarded;
   }
 
@@ -105,7 +109,12 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
   else if (windowS <= 0) delete next.recentNeeds;
   if (direction === 'up') next.lastScaleUpAt = now;
   if (direction === 'down') next.lastScaleDownAt = now;
-  return { service: cfg.service, at: now, prefill: sized.prefill, decode: sized.decode, direction, reasons, state: next };
+  const decision: Decision = { service: cfg.service, at: now, prefill: sized.prefill, decode: sized.decode, direction, reasons, state: next, previousUnits: prev, needUnits: target };
+  if (guardBase !== undefined) {
+    decision.guardBaseUnits = guardBase;
+    decision.guardedUnits = guardedUnits!;
+  }
+  return decision;
 }
 
 interface ScaleInBlocks {

@@ -179,4 +179,13 @@ export interface Decision {
   direction: 'up' | 'down' | 'hold';
   reasons: Reason[];
   state: PolicyState;
+  /**
+   * The level arithmetic, for explain's derivation (engine/core/derivation.ts): decode units held before, the need
+   * (signal, guard step and periodic table applied), and a guard step's base and result. Plain numbers on the decision
+   * itself, so a decision costs no extra object.
+   */
+  previousUnits?: number;
+  needUnits?: number;
+  guardBaseUnits?: number;
+  guardedUnits?: number;
 }

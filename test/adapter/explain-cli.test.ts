@@ -58,6 +58,10 @@ describe('baton explain against a real adapter', function () {
     assert.doesNotMatch(text, /prefill-h100"[^\n]*= \d/);
     assert.match(text, /\nReasons\n(?: {2}\S+ +chat[^\n]*\n)+/);
     assert.match(text, / {2}signal +chat[^\n]*: /);
+    // The level arithmetic: 1500 tok/s / 1000 per unit = 1.5 units; prefill 1.5 × P/D rounded up per pool.
+    assert.match(text, /\nHow chat's level was computed\n(?: {2}\S+ +[^\n]+\n)+/);
+    assert.match(text, / {2}need +need = decode TPS 1500 \/ 1000 tok\/s per unit = 1\.5 units\n/);
+    assert.match(text, / {2}prefill +prefill: 1\.5 × \d+\/\d+ = [\d.]+ units → prefill-h100 3 × 1/);
   });
 
   it('--json prints the document the adapter serves', async () => {
@@ -68,6 +72,8 @@ describe('baton explain against a real adapter', function () {
     assert.deepEqual(doc.queries[0]!.raw, { kind: 'vector', series: [{ labels: { pool: 'decode-h100' }, value: 1500, timestampS: (doc.queries[0]!.raw as { series: { timestampS: number }[] }).series[0]!.timestampS }] });
     assert.deepEqual(Object.fromEntries(doc.values.map((v) => [v.labels.pool, v.value])), { 'prefill-h100': 3, 'decode-h100': 2 });
     assert.ok(doc.reasons.some((r) => r.code === 'signal' && r.service === 'chat'), JSON.stringify(doc.reasons));
+    const steps = doc.derivations?.find((d) => d.service === 'chat')?.steps ?? [];
+    assert.deepEqual(steps.filter((x) => x.step === 'level').map((x) => x.units), [1.5]);
   });
 
   it('shows a held evaluation and its problem when Prometheus answers nothing usable', async () => {
