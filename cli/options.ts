@@ -1,5 +1,6 @@
 // Option parsers that fail with the option's name and the offending value, so a typo never runs a wrong experiment.
 import { InvalidArgumentError } from 'commander';
+import { parseDuration } from '../rules/promql.js';
 
 export function positiveNumber(name: string): (v: string) => number {
   return (v) => {
@@ -45,5 +46,15 @@ export function listOf<T extends string>(name: string, allowed: readonly T[]): (
     const bad = items.filter((s) => !(allowed as readonly string[]).includes(s));
     if (bad.length || items.length === 0) throw new InvalidArgumentError(`${name}: unknown ${bad.join(', ') || '(empty)'}; choose from ${allowed.join(', ')}`);
     return items as T[];
+  };
+}
+
+/** A latency in seconds: `1.5`, `1.5s`, `30ms`. */
+export function latency(name: string): (v: string) => number {
+  return (v: string) => {
+    const t = v.trim();
+    const n = /^\d+(\.\d+)?$/.test(t) ? Number(t) : parseDuration(t);
+    if (n === undefined || !(n > 0)) throw new InvalidArgumentError(`${name} must be a latency in seconds (1.5) or with a unit (1.5s, 30ms), got "${v}"`);
+    return n;
   };
 }

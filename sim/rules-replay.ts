@@ -7,7 +7,8 @@ import { evaluateWhen, whenData } from '../rules/when.js';
 import { GPU_SPECS } from './gpu/specs.js';
 import { BATON_HPA_RECIPE, CoordinatedPolicy } from './policies/coordinated.js';
 import type { ControlInput, ControlOutput, SimPolicy } from './policy.js';
-import { buildOracle, buildPolicy, integerRatio, planScenario, simulationConfig, type PoolPlan, type ScenarioOptions, type ScenarioPlan, type ScenarioResult } from './scenario.js';
+import type { RuleCapacity } from './studies/rule-capacity.js';
+import { buildOracle, buildPolicy, planScenario, simulationConfig, type PoolPlan, type ScenarioOptions, type ScenarioPlan, type ScenarioResult } from './scenario.js';
 import type { Signals } from './signals.js';
 import { simulate, type SimResult, type SimulationConfig } from './simulate.js';
 import { scenarioOptions, type ScenarioSpec } from './spec.js';
@@ -123,7 +124,7 @@ export interface RuleReplayResult extends ScenarioResult {
  * target, units per replica) is the rule's, so P:D drift is measured against the rule's ratio. The other policies size
  * from the simulator's measured capacity of the rule's pools, as in any other run.
  */
-export function runRuleReplay(spec: ScenarioSpec, rule: ServiceRule, onProgress?: (policy: string, f: number) => void): RuleReplayResult {
+export function runRuleReplay(spec: ScenarioSpec, rule: ServiceRule, onProgress?: (policy: string, f: number) => void, capacity?: RuleCapacity): RuleReplayResult {
   const replay = planRuleReplay(rule);
   const o: ScenarioOptions = scenarioOptions({ ...spec, fleet: replay.pools, ratio: { ...rule.ratio } }, onProgress);
   const measured = planScenario(o);
@@ -144,22 +145,23 @@ export function runRuleReplay(spec: ScenarioSpec, rule: ServiceRule, onProgress?
     if (onProgress) cfg.onProgress = (f) => onProgress(name, f);
     results[name] = simulate(cfg, o.requests(), policy);
   }
-  replay.notes.push(...capacityNotes(rule, measured));
+  replay.notes.push(...capacityNotes(rule, measured, capacity));
   return { plan, results, replay };
 }
 
-/** Where the rule's numbers differ from what the simulator measures for these GPUs and this request mix. */
-export function capacityNotes(rule: ServiceRule, measured: ScenarioPlan): string[] {
+/**
+ * Where the rule's numbers differ from what the simulator measures for these GPUs and this request mix. The per-unit
+ * target and the ratio come from the pressure test at the rule's SLO (sim/studies/rule-capacity.ts, what `sweep --rules`
+ * prints); units per replica from the pools' relative capacities.
+ */
+export function capacityNotes(rule: ServiceRule, measured: ScenarioPlan, capacity?: RuleCapacity): string[] {
   const notes: string[] = [];
-  const refD = rule.pools.find((p) => p.role === 'decode' && p.unitsPerReplica === 1) ?? rule.pools.find((p) => p.role === 'decode')!;
-  const cap = measured.capacity[refD.name];
-  if (cap) {
-    const perUnit = cap.tps / refD.unitsPerReplica;
-    notes.push(`decodeTpsPerUnit: the rule says ${rule.decodeTpsPerUnit} tok/s; at its SLO the simulator's ${refD.name} carries ${Math.round(perUnit)} tok/s per unit`);
+  if (capacity) {
+    notes.push(`decodeTpsPerUnit: the rule says ${rule.decodeTpsPerUnit} tok/s; at its SLO the pressure test's ${capacity.decodePool} (${capacity.decodeGpu}) carries ${capacity.decodeTpsPerUnit} tok/s per unit`);
+    const said = `${rule.ratio.prefill}:${rule.ratio.decode}`;
+    const best = `${capacity.ratio.prefill}:${capacity.ratio.decode}`;
+    if (said !== best) notes.push(`ratio: the rule says ${said}; the pressure test's best split for this mix is ${best} (${capacity.prefillGpu}:${capacity.decodeGpu} instances ${capacity.pressure.best.prefill}:${capacity.pressure.best.decode})`);
   }
-  const ratio = `${measured.ratio.prefill}:${measured.ratio.decode}`;
-  const simRatio = ratioOf(rule, measured);
-  if (simRatio && simRatio !== ratio) notes.push(`ratio: the rule says ${ratio}; the simulator's capacities suggest ${simRatio} for this mix`);
   // The simulator's units are relative to each role's first pool; restate them against the rule's reference pool.
   for (const role of ['prefill', 'decode'] as const) {
     const inRole = rule.pools.filter((p) => p.role === role);
@@ -176,19 +178,4 @@ export function capacityNotes(rule: ServiceRule, measured: ScenarioPlan): string
     }
   }
   return notes;
-}
-
-function ratioOf(rule: ServiceRule, measured: ScenarioPlan): string | undefined {
-  // In units: per role, the rule's reference pool (1 unit per replica) stands for one unit.
-  const ref = (role: 'prefill' | 'decode') => {
-    const inRole = rule.pools.filter((p) => p.role === role);
-    const r = inRole.find((p) => p.unitsPerReplica === 1) ?? inRole[0];
-    return r && measured.capacity[r.name] ? measured.capacity[r.name]!.requestsPerS / r.unitsPerReplica : undefined;
-  };
-  const cp = ref('prefill');
-  const cd = ref('decode');
-  if (!cp || !cd) return undefined;
-  // Requests/s per unit: prefill units needed per decode unit.
-  const r = integerRatio(cd / cp);
-  return `${r.prefill}:${r.decode}`;
 }

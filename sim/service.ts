@@ -18,11 +18,18 @@ export const SERVICE_PRESETS: Readonly<Record<string, ServicePreset>> = Object.f
   B: { name: 'service-b', meanInput: 7800, meanOutput: 700, sloTtftS: 1, sloTbtS: 0.02, shape: LLAMA3_8B },
 });
 
-export function servicePreset(name: string): ServicePreset {
+/** A preset by name (`A`, `service-b`), or the given service as it is (a rule's SLOs on a preset's lengths). */
+export function servicePreset(name: string | ServicePreset): ServicePreset {
+  if (typeof name === 'object') return name;
   const key = name.toUpperCase().replace(/^SERVICE-?/, '');
   const p = SERVICE_PRESETS[key];
   if (!p) throw new Error(`unknown service preset '${name}'; known: ${Object.keys(SERVICE_PRESETS).join(', ')}`);
   return p;
+}
+
+/** A preset judged against other SLOs (a rule's guards, or --slo-ttft/--slo-tbt), under the service's own name. */
+export function withSlo(base: ServicePreset, slo: { ttftS: number; tbtS: number }, name = base.name): ServicePreset {
+  return { ...base, name, sloTtftS: slo.ttftS, sloTbtS: slo.tbtS };
 }
 
 /** Planning margins: how close to the SLO capacity an instance is planned to run. */

@@ -3,11 +3,12 @@ import type { GuardConfig, StabilityConfig } from '../engine/core/types.js';
 import type { NetworkConfig } from './fleet/fleet.js';
 import type { HpaRecipe } from './policies/coordinated.js';
 import { heterogeneousPools, homogeneousPools, runScenario, type PolicyName, type PoolPlan, type ScenarioOptions, type ScenarioResult } from './scenario.js';
-import { servicePreset } from './service.js';
+import { servicePreset, type ServicePreset } from './service.js';
 import { buildWorkload, type WorkloadChoice } from './workload/build.js';
 
 export interface ScenarioSpec {
-  service: string;
+  /** A preset name, or a service (plain data: a preset with a rule's SLOs). */
+  service: string | ServicePreset;
   /** `heterogeneous` (default fleet) or `homogeneous:<GPU>`, or explicit pools. */
   fleet: string | PoolPlan[];
   workload: WorkloadChoice;

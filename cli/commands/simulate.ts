@@ -5,12 +5,12 @@ import { Command, Option } from 'commander';
 import { runSpecParallel } from '../../sim/parallel.js';
 import { createProgress, formatTable, renderHtml, toJson, type ReportMeta } from '../../sim/report/index.js';
 import { POLICY_NAMES, type PolicyName, type ScenarioResult } from '../../sim/scenario.js';
-import { servicePreset } from '../../sim/service.js';
+import { servicePreset, withSlo } from '../../sim/service.js';
 import type { ScenarioSpec } from '../../sim/spec.js';
 import { dataFile } from '../../sim/paths.js';
 import { serveMetricsCommandAction } from '../../sim/exporter/index.js';
 import { runRulesAndReport } from './simulate-rules.js';
-import { integer, listOf, nonNegativeNumber, oneOf, positiveNumber, ratio } from '../options.js';
+import { integer, latency, listOf, nonNegativeNumber, oneOf, positiveNumber, ratio } from '../options.js';
 
 export const DEFAULT_TRACE = dataFile('traces', 'azure-llm-2023-conv.csv');
 
@@ -39,6 +39,8 @@ export interface SimulateFlags {
   rps: number;
   rules?: string;
   rulesService?: string;
+  sloTtft?: number;
+  sloTbt?: number;
 }
 
 /** Workload and fleet options shared by `simulate` and `demo`. */
@@ -57,11 +59,13 @@ export function addScenarioOptions(cmd: Command): Command {
     .option('--fleet <fleet>', "'heterogeneous' (prefill H100, decode H20 + H200) or 'homogeneous[:GPU]'", 'heterogeneous')
     .option('--ratio <P:D>', 'P:D ratio for the coordinated policy (default: from per-instance capacity)', ratio)
     .option('--cold-start <s>', 'seconds before a new instance serves', nonNegativeNumber('--cold-start'), 120)
-    .option('--seed <n>', 'random seed', integer('--seed'), 7);
+    .option('--seed <n>', 'random seed', integer('--seed'), 7)
+    .option('--slo-ttft <latency>', "TTFT SLO to judge attainment against (1.5, 1.5s, 800ms); default: the rule's ttft guard, else the service preset's", latency('--slo-ttft'))
+    .option('--slo-tbt <latency>', "TBT SLO to judge attainment against (0.03, 30ms); default: the rule's tbt/itl guard, else the service preset's", latency('--slo-tbt'));
 }
 
 export function specFrom(f: SimulateFlags, policies: PolicyName[]): ScenarioSpec {
-  servicePreset(f.service); // fail early with the list of presets
+  const preset = servicePreset(f.service); // fail early with the list of presets
   const workload: ScenarioSpec['workload'] = {
     trace: f.trace,
     diurnal: f.diurnal === true,
@@ -74,7 +78,10 @@ export function specFrom(f: SimulateFlags, policies: PolicyName[]): ScenarioSpec
   };
   if (f.format) workload.format = f.format;
   if (f.envelope) workload.envelopeCsv = f.envelope;
-  const spec: ScenarioSpec = { service: f.service, fleet: f.fleet, workload, policies, coldStartS: f.coldStart };
+  const service = f.sloTtft !== undefined || f.sloTbt !== undefined
+    ? withSlo(preset, { ttftS: f.sloTtft ?? preset.sloTtftS, tbtS: f.sloTbt ?? preset.sloTbtS })
+    : f.service;
+  const spec: ScenarioSpec = { service, fleet: f.fleet, workload, policies, coldStartS: f.coldStart };
   if (f.ratio) spec.ratio = f.ratio;
   return spec;
 }

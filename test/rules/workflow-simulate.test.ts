@@ -1,7 +1,7 @@
 // `baton simulate --rules`: a rule file's service replayed in the simulator as the coordinated policy.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,40 @@ describe('baton simulate --rules', function () {
     assert.ok(c.ratioDrift < 0.15, `coordinated drift from 9:7 is ${c.ratioDrift}`);
     // The rule's 1800 tok/s per unit is far below what the simulated H100 carries: the replay says so.
     assert.ok(report.rules.notes.some((n) => /decodeTpsPerUnit: the rule says 1800/.test(n)));
+  });
+
+  it("judges attainment against the rule's own SLOs, and its notes agree with `sweep --rules` on the same inputs", () => {
+    // The example's guards: TBT 50 ms, TTFT 2 s. Service A's 40 ms / 1 s must not be what the report judges against.
+    const json = join(dir, 'slo.json');
+    const r = spawnSync('nice', ['node', baton, 'simulate', '--rules', join(repoRoot, 'rules/examples/chat.yaml'), '--diurnal', '--hours', '0.25', '--start-hour', '10',
+      '--peak-rps', '30', '--policies', 'static,coordinated', '--json', json], { encoding: 'utf8', cwd: repoRoot });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /SLO: TTFT ≤ 2 s \(rule guard ttft_p99\), TBT ≤ 50 ms \(rule guard tbt_p99\)/);
+    assert.match(r.stdout, /SLO TTFT ≤ 2\.00 s, TBT ≤ 50\.0 ms/);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as RulesJsonReport;
+    assert.deepEqual([report.service.sloTtftS, report.service.sloTbtS], [2, 0.05]);
+    assert.equal(report.rules.slo.tbtFrom, 'rule guard tbt_p99');
+    const perUnit = /carries (\d+) tok\/s per unit/.exec(report.rules.notes.join('\n'))?.[1];
+    assert.ok(perUnit, report.rules.notes.join('\n'));
+
+    const sweepJson = join(dir, 'sweep.json');
+    const frag = join(dir, 'frag.yaml');
+    const s = spawnSync('nice', ['node', baton, 'sweep', '--rules', join(repoRoot, 'rules/examples/chat.yaml'), '--json', sweepJson, '--rule-out', frag], { encoding: 'utf8', cwd: repoRoot });
+    assert.equal(s.status, 0, s.stderr);
+    assert.match(s.stdout, /SLO: TTFT ≤ 2 s \(rule guard ttft_p99\), TBT ≤ 50 ms \(rule guard tbt_p99\)/);
+    const sweep = JSON.parse(readFileSync(sweepJson, 'utf8')) as { decodeTpsPerUnit: number; ratio: { prefill: number; decode: number } };
+    assert.equal(sweep.decodeTpsPerUnit, Number(perUnit), 'sweep and the simulate notes read one capacity');
+    const ratioNote = report.rules.notes.find((n) => n.startsWith('ratio:'));
+    if (ratioNote) assert.match(ratioNote, new RegExp(`best split for this mix is ${sweep.ratio.prefill}:${sweep.ratio.decode}`));
+    else assert.deepEqual(sweep.ratio, { prefill: 9, decode: 7 });
+    assert.match(readFileSync(frag, 'utf8'), new RegExp(`decodeTpsPerUnit: ${sweep.decodeTpsPerUnit}\n`));
+
+    // Flags override the rule; without a guard for a latency the output says which default it used.
+    const noTtft = join(dir, 'no-ttft.yaml');
+    writeFileSync(noTtft, readFileSync(join(repoRoot, 'rules/examples/chat.yaml'), 'utf8').replace(/      - name: ttft_p99\n(        .*\n)+?(?=    stability)/, ''));
+    const f = spawnSync('nice', ['node', baton, 'sweep', '--rules', noTtft, '--slo-tbt', '30ms', '--total', '4'], { encoding: 'utf8', cwd: repoRoot });
+    assert.equal(f.status, 0, f.stderr);
+    assert.match(f.stdout, /SLO: TTFT ≤ 1 s \(service service-a's default \(the rule has no ttft_pNN guard; pass --slo-ttft\)\), TBT ≤ 30 ms \(--slo-tbt\)/);
   });
 
   it('refuses a pool whose gpuType the simulator does not model, naming the pool and the field', () => {
