@@ -44,6 +44,10 @@ export interface WhatIfStep {
   /** Replicas per pool that actually ran (held across gaps in that series); null before the first known point. */
   actual: Record<string, number> | null;
   direction: 'up' | 'down' | 'hold' | null;
+  /** Each guard's reading at this step: its value, null when empty (idle), 'error' when it could not be read. */
+  guards: Record<string, number | null | 'error'>;
+  /** The policy core's reason codes of this step's decision (none when it held). */
+  reasons: string[];
 }
 
 export interface WhatIfOptions {
@@ -119,6 +123,7 @@ export function runWhatIf(o: WhatIfOptions): WhatIfRun {
     let held = false;
     let problem: string | undefined;
     let direction: WhatIfStep['direction'] = null;
+    let reasonCodes: string[] = [];
     if (!signal.ok && cfg.periodic?.mode !== 'only') {
       policy = noteSignalMissing(policy, t);
       held = true;
@@ -129,6 +134,7 @@ export function runWhatIf(o: WhatIfOptions): WhatIfRun {
       const d = decide(cfg, { now: t, decodeTps: values.decodeTps, guards, replicas: fleet }, policy);
       policy = d.state;
       direction = d.direction;
+      reasonCodes = [...new Set(d.reasons.map((r) => r.code))];
       published = Object.fromEntries(rule.pools.map((p) => [p.name, d[p.role].pools[p.name] ?? p.minReplicas]));
       lastGoodAt = t;
     }
@@ -147,7 +153,12 @@ export function runWhatIf(o: WhatIfOptions): WhatIfRun {
       next[p.name] = step.desiredReplicas;
     }
     fleet = next;
-    const s: WhatIfStep = { t, decodeTps: signal.ok ? signal.value : null, held, replicas: { ...next }, actual: actual ? { ...actual } : null, direction };
+    const guardValues: WhatIfStep['guards'] = {};
+    for (const g of rule.guards) {
+      const r = readings[g.name];
+      guardValues[g.name] = r === undefined ? null : r === 'error' ? 'error' : r;
+    }
+    const s: WhatIfStep = { t, decodeTps: signal.ok ? signal.value : null, held, replicas: { ...next }, actual: actual ? { ...actual } : null, direction, guards: guardValues, reasons: reasonCodes };
     if (problem) s.problem = problem;
     steps.push(s);
   }
@@ -171,21 +182,28 @@ export interface PoolHours {
   role: Role;
   gpuType: string;
   gpusPerReplica: number;
-  whatIf: { gpuHours: number; min: number; mean: number; max: number };
-  /** null when nothing is known about what ran. */
-  actual: { gpuHours: number; mean: number; coveredHours: number } | null;
+  /** $ per GPU-hour (--gpu-cost, else the simulator's price for the GPU type); null when unknown. */
+  pricePerGpuHour: number | null;
+  whatIf: { gpuHours: number; cost: number | null; min: number; mean: number; max: number };
+  /**
+   * null when nothing is known about what ran. `whatIfGpuHours` is the what-if over the same covered stretch, so the
+   * two compare like with like.
+   */
+  actual: { gpuHours: number; cost: number | null; mean: number; coveredHours: number; whatIfGpuHours: number; whatIfCost: number | null } | null;
 }
 
 /**
  * GPU-hours: the replicas after step i hold until step i + 1 (the last point closes the range), times GPUs per replica.
- * What ran counts only the stretch where it is known (from its first point on).
+ * What ran counts only the stretch where it is known (from its first point on), and so does the what-if beside it.
  */
-export function gpuHours(run: WhatIfRun, gpusPerReplica: (pool: string) => number): PoolHours[] {
+export function gpuHours(run: WhatIfRun, gpusPerReplica: (pool: string) => number, pricePerGpuHour: (pool: string) => number | null = () => null): PoolHours[] {
   const { steps, rule } = run;
   return rule.pools.map((p) => {
     const gpus = gpusPerReplica(p.name);
+    const price = pricePerGpuHour(p.name);
     let wh = 0;
     let ah = 0;
+    let whCovered = 0;
     let covered = 0;
     let min = Infinity;
     let max = -Infinity;
@@ -199,17 +217,20 @@ export function gpuHours(run: WhatIfRun, gpusPerReplica: (pool: string) => numbe
       const a = steps[i]!.actual?.[p.name];
       if (a !== undefined) {
         ah += a * gpus * dtH;
+        whCovered += r * gpus * dtH;
         covered += dtH;
       }
     }
     const spanH = steps.length > 1 ? (steps.at(-1)!.t - steps[0]!.t) / 3600 : 0;
+    const cost = (h: number): number | null => (price === null ? null : h * price);
     return {
       pool: p.name,
       role: p.role,
       gpuType: p.gpuType,
       gpusPerReplica: gpus,
-      whatIf: { gpuHours: wh, min: steps.length ? min : 0, mean: spanH > 0 ? wh / gpus / spanH : (steps[0]?.replicas[p.name] ?? 0), max: steps.length ? max : 0 },
-      actual: run.actualPoints > 0 ? { gpuHours: ah, mean: covered > 0 ? ah / gpus / covered : 0, coveredHours: covered } : null,
+      pricePerGpuHour: price,
+      whatIf: { gpuHours: wh, cost: cost(wh), min: steps.length ? min : 0, mean: spanH > 0 ? wh / gpus / spanH : (steps[0]?.replicas[p.name] ?? 0), max: steps.length ? max : 0 },
+      actual: run.actualPoints > 0 ? { gpuHours: ah, cost: cost(ah), mean: covered > 0 ? ah / gpus / covered : 0, coveredHours: covered, whatIfGpuHours: whCovered, whatIfCost: cost(whCovered) } : null,
     };
   });
 }

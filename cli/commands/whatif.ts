@@ -7,6 +7,8 @@ import { fetchHistory } from '../../whatif/history.js';
 import { actualSourceOf, runWhatIf, whatIfQueries } from '../../whatif/replay.js';
 import { buildReport, formatReport } from '../../whatif/report.js';
 import { parseDuration, parseTime } from '../../whatif/time.js';
+import { GPU_SPECS } from '../../sim/gpu/specs.js';
+import { latency } from '../options.js';
 import { loadRuleService } from './simulate-rules.js';
 
 interface WhatIfFlags {
@@ -24,6 +26,39 @@ interface WhatIfFlags {
   caFile?: string;
   insecureSkipVerify?: boolean;
   timeout: string;
+  gpuCost?: string;
+  sloTtft?: number;
+  sloTbt?: number;
+}
+
+/**
+ * $ per GPU-hour per pool: "2.5" for every pool, or "H100=2.99,decode-h200=3.5" by GPU type or pool name; otherwise
+ * the simulator's price for the pool's GPU type (sim/gpu/specs.ts), and unknown (–) for a type it does not price.
+ */
+export function parseGpuCost(text: string | undefined, pools: readonly { name: string; gpuType: string }[]): (pool: string) => number | null {
+  const byKey = new Map<string, number>();
+  let all: number | undefined;
+  const t = text?.trim();
+  if (t) {
+    if (/^\d+(\.\d+)?$/.test(t)) all = Number(t);
+    else {
+      for (const part of t.split(',')) {
+        const m = /^([^=\s]+)=(\d+(?:\.\d+)?)$/.exec(part.trim());
+        if (!m) throw new Error(`--gpu-cost: "${part}" is not <pool or GPU type>=<$ per GPU-hour> (or give one number for every pool)`);
+        const known = pools.some((p) => p.name === m[1] || p.gpuType.toUpperCase() === m[1]!.toUpperCase());
+        if (!known) throw new Error(`--gpu-cost: "${m[1]}" is neither a pool nor a GPU type of the rule (pools: ${pools.map((p) => `${p.name} (${p.gpuType})`).join(', ')})`);
+        byKey.set(m[1]!, Number(m[2]));
+      }
+    }
+  }
+  return (pool) => {
+    const p = pools.find((x) => x.name === pool);
+    if (!p) return null;
+    if (all !== undefined) return all;
+    const given = byKey.get(p.name) ?? [...byKey.entries()].find(([k]) => k.toUpperCase() === p.gpuType.toUpperCase())?.[1];
+    if (given !== undefined) return given;
+    return GPU_SPECS[p.gpuType.toUpperCase()]?.pricePerHour ?? null;
+  };
 }
 
 /** "2" (every pool) or "prefill-h100=8,decode-h200=1" (others 1). */
@@ -57,6 +92,9 @@ export function whatifCommand(): Command {
     .option('--ca-file <file>', 'PEM CA bundle that signed the Prometheus server certificate')
     .option('--insecure-skip-verify', 'do not verify the Prometheus server certificate')
     .option('--timeout <ms>', 'query timeout in milliseconds', '30000')
+    .option('--gpu-cost <$|key=$,…>', "$ per GPU-hour: one number, or by pool name or GPU type (default: the simulator's price per GPU type)")
+    .option('--slo-ttft <latency>', "TTFT SLO for the verdict (1.5, 800ms); default: the rule's ttft guard's slo", latency('--slo-ttft'))
+    .option('--slo-tbt <latency>', "TBT SLO for the verdict (0.03, 30ms); default: the rule's tbt/itl guard's slo", latency('--slo-tbt'))
     .action(async (f: WhatIfFlags) => {
       const rule = await loadRuleService(f.rules, f.service, '--service');
       const nowS = Date.now() / 1000;
@@ -75,11 +113,17 @@ export function whatifCommand(): Command {
         for (const [name, err] of Object.entries(history.errors)) console.error(`baton whatif: query ${name} failed: ${err}`);
         if (history.errors.decodeTps) throw new Error(`the decode TPS query failed, nothing to replay: ${history.errors.decodeTps}`);
         const run = runWhatIf({ rule, history, ...(actual ? { actual } : {}) });
-        const report = buildReport(run, stepS, gpus, actual ? `${actual.promql} (by ${actual.by})` : null);
+        const price = parseGpuCost(f.gpuCost, rule.pools);
+        const slo = { ...(f.sloTtft !== undefined ? { ttftS: f.sloTtft } : {}), ...(f.sloTbt !== undefined ? { tbtS: f.sloTbt } : {}) };
+        const report = buildReport(run, stepS, gpus, actual ? `${actual.promql} (by ${actual.by})` : null, { price, slo });
         process.stdout.write(formatReport(report));
         if (f.json) {
           writeFileSync(f.json, JSON.stringify(report, null, 2));
           console.log(`JSON written to ${f.json}`);
+        }
+        if (report.allHeld) {
+          console.error(`baton whatif: every point held: the rule made no decision between ${f.from} and ${f.to}`);
+          process.exitCode = 1;
         }
       } finally {
         client.close();

@@ -10,9 +10,13 @@ import { PrometheusClient } from '../../rules/prometheus.js';
 import type { ServiceRule } from '../../rules/types.js';
 import { fetchHistory, stepTimes } from '../../whatif/history.js';
 import { actualSourceOf, gpuHours, runWhatIf, whatIfQueries, type WhatIfRun } from '../../whatif/replay.js';
-import { buildReport } from '../../whatif/report.js';
+import { buildReport, verdictLine } from '../../whatif/report.js';
 import { parseDuration, parseTime } from '../../whatif/time.js';
 import { ensureInstalled, freePort } from '../support/prometheus.js';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 const RULE = `services:
   - name: chat
@@ -24,6 +28,8 @@ const RULE = `services:
     pools:
       - {name: prefill-h100, role: prefill, gpuType: H100, minReplicas: 1, maxReplicas: 20}
       - {name: decode-h100, role: decode, gpuType: H100, minReplicas: 1, maxReplicas: 20}
+    guards:
+      - {name: tbt_p99, promql: 'max(baton_test_tbt{service="chat"})', slo: 0.03, tiers: [{above: 100, scaleOut: 0.1}]}
     stability: {scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0, scaleInDamping: 1}
     replicas: {promql: 'sum by (pool) (baton_test_replicas{service="chat"})', by: pool}
     maxStalenessSeconds: 60
@@ -48,6 +54,7 @@ const phases = [
 
 function openMetrics(t0: number): string {
   const counter: string[] = [];
+  const tbt: string[] = [];
   const replicas: Record<string, string[]> = { 'prefill-h100': [], 'decode-h100': [] };
   let total = 0;
   for (let dt = 0; dt <= 36 * MIN; dt += SCRAPE_S) {
@@ -56,11 +63,14 @@ function openMetrics(t0: number): string {
     // The outage drops the engines' samples (the counter keeps counting underneath), not the Deployments'.
     const inGap = phases.some((p, i) => p.gap && dt > phases[i - 1]!.until && dt < p.until);
     if (!inGap) counter.push(`vllm:generation_tokens_total{service="chat",pool="decode-h100"} ${total} ${t0 + dt}`);
+    // TBT: 20 ms, 50 ms while 5000 tok/s run on the 3 decode replicas that ran.
+    if (!inGap) tbt.push(`baton_test_tbt{service="chat"} ${phase.tps === 5000 ? 0.05 : 0.02} ${t0 + dt}`);
     replicas['prefill-h100']!.push(`baton_test_replicas{service="chat",pool="prefill-h100"} 4 ${t0 + dt}`);
     replicas['decode-h100']!.push(`baton_test_replicas{service="chat",pool="decode-h100"} 3 ${t0 + dt}`);
   }
   return [
     '# TYPE vllm:generation_tokens counter', ...counter,
+    '# TYPE baton_test_tbt gauge', ...tbt,
     '# TYPE baton_test_replicas gauge', ...replicas['prefill-h100']!, ...replicas['decode-h100']!,
     '# EOF', '',
   ].join('\n');
@@ -195,6 +205,42 @@ describe('baton whatif on a real Prometheus (promtool backfill)', function () {
   });
 });
 
+describe('baton whatif (the CLI) on a real Prometheus: verdict, cost, covered Δ, exit status', function () {
+  this.timeout(90_000);
+  const t0 = Math.floor((Date.now() / 1000 - 3600) / SCRAPE_S) * SCRAPE_S;
+  let prom: Backfilled;
+  let dir: string;
+  before(async () => {
+    prom = await startBackfilled(openMetrics(t0));
+    dir = mkdtempSync(join(tmpdir(), 'baton-whatif-cli-'));
+    writeFileSync(join(dir, 'chat.yaml'), RULE);
+  });
+  after(async () => {
+    await prom?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const whatif = (from: number, to: number, ...extra: string[]) => spawnSync('node', [join(repoRoot, 'bin/baton.js'), 'whatif', '--prometheus', prom.url, '--rules', join(dir, 'chat.yaml'),
+    '--from', String(from), '--to', String(to), '--step', '15s', ...extra], { encoding: 'utf8' });
+
+  it("prints the verdict against the rule's SLO, cost beside GPU-hours and pool names on every line", () => {
+    const r = whatif(t0 + 2 * MIN, t0 + 34 * MIN, '--gpu-cost', 'H100=2');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /verdict: would have met TBT 30 ms \(rule guard tbt_p99\) in \d+\.\d % of \d+ steps with a reading/);
+    assert.match(r.stdout, /cost what-if +ran mean +GPU-h ran +cost ran +Δ GPU-h \(covered\)/);
+    // What ran: 4 + 3 H100 for 32 min at $2: $7.47.
+    assert.match(r.stdout, /\ntotal +[\d.]+ +\$[\d.]+ +[\d.]+ +\$7\.47 /);
+    assert.match(r.stdout, /Δ compares the what-if with what ran over the 0\.53 h where what ran is known/);
+    assert.match(r.stdout, /prefill-h100=\d+ decode-h100=\d+ +\(\d+ tok\/s; tbt_p99=0\.0[25]\) +ran prefill-h100=4 decode-h100=3 +\[signal/);
+  });
+
+  it('exits 1 when every point held (a range inside the scrape outage)', () => {
+    const r = whatif(t0 + 22 * MIN, t0 + 24 * MIN);
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /every one of the 9 points held/);
+    assert.match(r.stderr, /every point held: the rule made no decision/);
+  });
+});
+
 describe('whatif arithmetic and parsing', () => {
   it('integrates replicas × GPUs × time with the last point closing the range', () => {
     const r = rule();
@@ -202,9 +248,9 @@ describe('whatif arithmetic and parsing', () => {
       rule: r,
       actualPoints: 2,
       steps: [
-        { t: 0, decodeTps: 1, held: false, direction: 'hold', replicas: { 'prefill-h100': 2, 'decode-h100': 1 }, actual: null },
-        { t: 1800, decodeTps: 1, held: false, direction: 'up', replicas: { 'prefill-h100': 4, 'decode-h100': 1 }, actual: { 'prefill-h100': 6, 'decode-h100': 1 } },
-        { t: 3600, decodeTps: 1, held: false, direction: 'up', replicas: { 'prefill-h100': 8, 'decode-h100': 1 }, actual: { 'prefill-h100': 6, 'decode-h100': 1 } },
+        { t: 0, decodeTps: 1, held: false, direction: 'hold', replicas: { 'prefill-h100': 2, 'decode-h100': 1 }, actual: null, guards: {}, reasons: [] },
+        { t: 1800, decodeTps: 1, held: false, direction: 'up', replicas: { 'prefill-h100': 4, 'decode-h100': 1 }, actual: { 'prefill-h100': 6, 'decode-h100': 1 }, guards: {}, reasons: [] },
+        { t: 3600, decodeTps: 1, held: false, direction: 'up', replicas: { 'prefill-h100': 8, 'decode-h100': 1 }, actual: { 'prefill-h100': 6, 'decode-h100': 1 }, guards: {}, reasons: [] },
       ],
     };
     const h = gpuHours(run, (p) => (p === 'prefill-h100' ? 2 : 1));
@@ -213,7 +259,27 @@ describe('whatif arithmetic and parsing', () => {
     assert.equal(p.whatIf.mean, 3);
     assert.deepEqual([p.whatIf.min, p.whatIf.max], [2, 8]);
     // What ran is known only from t = 1800 on: half an hour of 6 × 2 GPUs.
-    assert.deepEqual(p.actual, { gpuHours: 6, mean: 6, coveredHours: 0.5 });
+    // …and the what-if beside it covers the same half hour: 4 × 2 GPUs.
+    assert.deepEqual(p.actual, { gpuHours: 6, cost: null, mean: 6, coveredHours: 0.5, whatIfGpuHours: 4, whatIfCost: null });
+    const priced = gpuHours(run, () => 1, () => 3);
+    assert.equal(priced.find((x) => x.pool === 'prefill-h100')!.actual!.whatIfCost, 2 * 3);
+  });
+
+  it("verdicts: the guard's readings against its SLO; a step met on a bigger fleet than the what-if's is not counted", () => {
+    const r = rule();
+    const step = (t: number, tbt: number | null | 'error', whatIfDecode: number, ranDecode: number) => ({
+      t, decodeTps: 1, held: false, direction: 'hold' as const, reasons: [],
+      replicas: { 'prefill-h100': 3, 'decode-h100': whatIfDecode }, actual: { 'prefill-h100': 3, 'decode-h100': ranDecode }, guards: { tbt_p99: tbt },
+    });
+    const run: WhatIfRun = { rule: r, actualPoints: 5, steps: [step(0, 0.02, 3, 3), step(15, 0.02, 4, 3), step(30, 0.05, 3, 3), step(45, 0.02, 2, 3), step(60, null, 3, 3), step(75, 'error', 3, 3)] };
+    const [v] = buildReport(run, 15, () => 1, 'x').verdicts;
+    assert.deepEqual(v, {
+      guard: 'tbt_p99', kind: 'tbt', slo: 0.03, sloFrom: 'rule guard tbt_p99', roles: ['decode'],
+      steps: 6, withReading: 4, met: 3, atRisk: 1, errors: 1, wouldMeet: 0.75, certain: 0.5,
+    });
+    assert.equal(verdictLine(v!), 'verdict: would have met TBT 30 ms (rule guard tbt_p99) in 75.0 % of 4 steps with a reading (latency as observed on what ran; 50.0 % for certain: at 1 of the met steps the what-if ran fewer decode replicas than what ran; 1 steps could not be read)');
+    const flagged = buildReport(run, 15, () => 1, 'x', { slo: { tbtS: 0.06 } }).verdicts[0]!;
+    assert.deepEqual([flagged.slo, flagged.sloFrom, flagged.met], [0.06, '--slo-tbt', 4]);
   });
 
   it('parses times and durations, refusing nonsense with the flag named', () => {
@@ -233,8 +299,8 @@ describe('whatif arithmetic and parsing', () => {
     try {
       const r = rule();
       const report = buildReport({ rule: r, actualPoints: 0, steps: [
-        { t: 0, decodeTps: 2000, held: false, direction: 'hold', replicas: { 'prefill-h100': 3, 'decode-h100': 2 }, actual: null },
-        { t: 15, decodeTps: null, held: true, direction: null, replicas: { 'prefill-h100': 3, 'decode-h100': 2 }, actual: null },
+        { t: 0, decodeTps: 2000, held: false, direction: 'hold', replicas: { 'prefill-h100': 3, 'decode-h100': 2 }, actual: null, guards: {}, reasons: ['signal', 'hold'] },
+        { t: 15, decodeTps: null, held: true, direction: null, replicas: { 'prefill-h100': 3, 'decode-h100': 2 }, actual: null, guards: {}, reasons: [] },
       ] }, 15, () => 1, null);
       writeFileSync(join(dir, 'r.json'), JSON.stringify(report));
       const back = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8')) as typeof report;
