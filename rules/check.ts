@@ -1,6 +1,6 @@
 // `baton rules check FILES [--prometheus URL]`: validate rule files and, given a Prometheus, run each query once and
 // show the shape of what came back, so a wrong selector is found before an HPA sees "no metrics".
-import { loadRuleFiles } from './load.js';
+import { loadRuleFiles, ruleFilesOf } from './load.js';
 import { PrometheusClient, type PrometheusClientOptions, type QueryResult } from './prometheus.js';
 import { diagnoseEmpty, formatEmptyCause } from './diagnose.js';
 import { readPerPool, readSingle, type Reading } from './results.js';
@@ -50,7 +50,7 @@ export interface CheckOptions {
 }
 
 export async function checkRules(files: readonly string[], opts: CheckOptions = {}): Promise<CheckReport> {
-  const loaded = await loadRuleFiles(files);
+  const loaded = await loadRuleFiles(await ruleFilesOf(files));
   const services = loaded.ruleSet?.services ?? [];
   const report: CheckReport = {
     ok: loaded.errors.length === 0,

@@ -1,5 +1,5 @@
 // Reading rule files: YAML with source positions → JSON Schema (ajv) → references and presets (resolve.ts).
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import AjvModule, { type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
@@ -73,7 +73,9 @@ export async function loadRuleFiles(files: readonly string[], nowMs = Date.now()
 }
 
 /** Rule files of a directory: *.yaml and *.yml, sorted, hidden files (editor swap files, ..data links) skipped. */
+/** The rule files a path names: the file itself, or a directory's *.yaml / *.yml files (hidden ones skipped), sorted. */
 export async function ruleFilesIn(dir: string): Promise<string[]> {
+  if ((await stat(dir)).isFile()) return [dir];
   const names = await readdir(dir);
   return names.filter((n) => !n.startsWith('.') && /\.ya?ml$/.test(n)).sort().map((n) => join(dir, n));
 }
@@ -87,6 +89,21 @@ export async function loadRuleDir(dir: string, nowMs = Date.now()): Promise<Load
   }
   if (files.length === 0) return { errors: [{ file: dir, line: 1, col: 1, path: '', message: 'no rule files (*.yaml, *.yml) in the directory' }] };
   return loadRuleFiles(files, nowMs);
+}
+
+/** Rule files from each path (a file or a directory), in order, each once. */
+export async function ruleFilesOf(paths: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    let files: string[];
+    try {
+      files = await ruleFilesIn(p);
+    } catch {
+      files = [p]; // loadRuleFiles reports "cannot read" with the path
+    }
+    for (const f of files) if (!out.includes(f)) out.push(f);
+  }
+  return out;
 }
 
 /** ajv reports every branch of a failed oneOf; keep the oneOf itself, which says what was expected. */

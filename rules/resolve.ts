@@ -89,6 +89,7 @@ export function resolveService(raw: RawService, index: number, sink: ErrorSink):
   if (raw.namespaces) rule.namespaces = [...raw.namespaces];
   if (raw.engine) rule.engine = raw.engine;
   rule.querySources = querySourcesOf(raw, base, sink.finder);
+  if (preset) rule.selects = { match: { ...preset.match }, poolLabel: preset.poolLabel };
   if (periodic) rule.periodic = { ...periodic, entries: periodic.entries.map((e) => ({ ...e })) };
   if (replicas) rule.replicas = replicas;
   if (windowS !== undefined) rule.windowS = windowS;

@@ -65,6 +65,8 @@ export interface ServiceRule {
    * that made it (`engine`, the guard). A live error names this place.
    */
   querySources?: Record<string, SourcePos & { path: string }>;
+  /** The series a preset selects: its `match` labels and the label naming a series' pool (absent without a preset). */
+  selects?: { match: Record<string, string>; poolLabel: string };
 }
 
 export interface RuleSet {

@@ -43,7 +43,7 @@ interface AdapterFlags {
 export function adapterCommand(): Command {
   return new Command('adapter')
     .description('serve external.metrics.k8s.io/v1beta1: desired replicas per service/role/pool computed from PromQL rules')
-    .requiredOption('--rules <dir>', 'directory of rule files (YAML), hot-reloaded')
+    .requiredOption('--rules <file|dir>', 'a rule file, or a directory of rule files (YAML), hot-reloaded')
     .requiredOption('--prometheus <url>', 'Prometheus (or VictoriaMetrics) HTTP API base URL')
     .option('--prometheus-bearer-token-file <file>', 'bearer token for Prometheus (re-read on every query)')
     .option('--prometheus-basic-auth-file <file>', 'basic auth for Prometheus: a file holding user:password (re-read on every query)')

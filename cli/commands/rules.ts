@@ -8,7 +8,7 @@ export function rulesCommand(): Command {
   rules
     .command('check')
     .description('validate rule files; with --prometheus, run each query once, show its result and why an empty one is empty (exit 1 on an error or an empty signal/guard)')
-    .argument('<files...>', 'rule files (YAML)')
+    .argument('<files...>', 'rule files (YAML) or directories of them')
     .option('--prometheus <url>', 'Prometheus HTTP API base URL, e.g. http://127.0.0.1:9090')
     .option('--bearer-token-file <file>', 'file holding a bearer token for Prometheus')
     .option('--basic-auth <user:password>', 'basic auth for Prometheus')

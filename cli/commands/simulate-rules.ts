@@ -1,7 +1,7 @@
 // `baton simulate --rules FILE`: a service of a rule file replayed in the simulator as the coordinated policy, next to
 // the other policies, so an author sees GPU-hours and SLO attainment before the rule ships.
 import { writeFileSync } from 'node:fs';
-import { loadRuleFiles } from '../../rules/load.js';
+import { loadRuleFiles, ruleFilesOf } from '../../rules/load.js';
 import { formatRuleError, type ServiceRule } from '../../rules/types.js';
 import { createProgress, formatTable, renderHtml, toJson, type JsonReport, type ReportMeta } from '../../sim/report/index.js';
 import { runRuleReplay, type RuleReplayResult } from '../../sim/rules-replay.js';
@@ -13,8 +13,8 @@ import type { ScenarioSpec } from '../../sim/spec.js';
 
 /** Loads the file and picks the service: the named one, or the only one. Errors name the file and the choices. */
 export async function loadRuleService(file: string, service?: string, flag = '--rules-service'): Promise<ServiceRule> {
-  const loaded = await loadRuleFiles([file]);
-  if (!loaded.ruleSet) throw new Error(`${file} is not a valid rule file:\n${loaded.errors.map(formatRuleError).join('\n')}`);
+  const loaded = await loadRuleFiles(await ruleFilesOf([file]));
+  if (!loaded.ruleSet) throw new Error(`${file} is not a valid rule file (or directory):\n${loaded.errors.map(formatRuleError).join('\n')}`);
   const services = loaded.ruleSet.services;
   const names = services.map((s) => s.name).join(', ');
   if (service !== undefined) {

@@ -9,7 +9,11 @@ import { servicePreset, withSlo } from '../../sim/service.js';
 import type { ScenarioSpec } from '../../sim/spec.js';
 import { dataFile } from '../../sim/paths.js';
 import { serveMetricsCommandAction } from '../../sim/exporter/index.js';
-import { runRulesAndReport } from './simulate-rules.js';
+import { formatRuleSlo } from '../../rules/slo.js';
+import type { FollowAdapterOptions } from '../../sim/exporter/follow-adapter.js';
+import { ruleExporterPlan } from '../../sim/exporter/rule.js';
+import { fleetPools } from '../../sim/spec.js';
+import { loadRuleService, runRulesAndReport } from './simulate-rules.js';
 import { integer, latency, listOf, nonNegativeNumber, oneOf, positiveNumber, ratio } from '../options.js';
 
 export const DEFAULT_TRACE = dataFile('traces', 'azure-llm-2023-conv.csv');
@@ -41,6 +45,20 @@ export interface SimulateFlags {
   rulesService?: string;
   sloTtft?: number;
   sloTbt?: number;
+  followAdapter?: string;
+  adapterCaFile?: string;
+  adapterCertFile?: string;
+  adapterKeyFile?: string;
+  adapterInsecure?: boolean;
+}
+
+/** Options of one mode only: given in another, they are refused, never ignored. */
+const REPLAY_ONLY = ['diurnal', 'envelope', 'peakRps', 'hours', 'startHour', 'timeScale', 'rateScale', 'json', 'html', 'policies'] as const;
+const SERVE_ONLY = ['port', 'speed', 'rps', 'flavour', 'followAdapter', 'adapterCaFile', 'adapterCertFile', 'adapterKeyFile', 'adapterInsecure'] as const;
+const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+function refuseGiven(self: Command, keys: readonly string[], why: string): void {
+  for (const k of keys) if (self.getOptionValueSource(k) === 'cli') throw new Error(`${flagName(k)} ${why}`);
 }
 
 /** Workload and fleet options shared by `simulate` and `demo`. */
@@ -119,17 +137,33 @@ export function simulateCommand(): Command {
     .option('--speed <x>', 'serve-metrics: simulated seconds per wall second', positiveNumber('--speed'), 1)
     .option('--rps <n>', 'serve-metrics: initial requests/s (change it live with POST /load)', positiveNumber('--rps'), 10)
     .addOption(new Option('--flavour <engine>', 'serve-metrics: metric names').choices(['vllm', 'sglang']).default('vllm'))
-    .option('--rules <file>', "replay a rule file's service as the coordinated policy (its ratio, target, guards, stability, pools by gpuType)")
-    .option('--rules-service <name>', '--rules: which service of the file (needed when it has several)');
+    .option('--rules <file|dir>', "replay a rule file's service as the coordinated policy (its ratio, target, guards, stability, pools by gpuType); with --serve-metrics, serve that service's metrics")
+    .option('--rules-service <name>', '--rules: which service of the file (needed when it has several)')
+    .option('--follow-adapter <url>', 'serve-metrics --rules: closed loop, the fleet follows what this running adapter publishes (https://127.0.0.1:6443)')
+    .option('--adapter-ca-file <file>', "--follow-adapter: CA that signed the adapter's serving certificate")
+    .option('--adapter-cert-file <file>', '--follow-adapter: client certificate (PEM)')
+    .option('--adapter-key-file <file>', '--follow-adapter: client key (PEM)')
+    .option('--adapter-insecure', "--follow-adapter: do not verify the adapter's certificate (a --self-signed development adapter)");
   addScenarioOptions(cmd);
   return cmd.action(async (f: SimulateFlags, self: Command) => {
-    if (f.rules) {
-      await simulateRules(f, self);
+    if (f.serveMetrics) {
+      refuseGiven(self, REPLAY_ONLY.filter((k) => !(k === 'policies' && !f.rules)), 'does not apply to --serve-metrics (a live fleet at --rps, changed with POST /load)');
+      if (f.rules) {
+        refuseGiven(self, ['fleet', 'ratio'], "cannot be combined with --rules: the rule's pools and ratio are served");
+        await serveRule(f, self.getOptionValueSource('flavour') === 'cli');
+        return;
+      }
+      refuseGiven(self, ['followAdapter', 'adapterCaFile', 'adapterCertFile', 'adapterKeyFile', 'adapterInsecure'], "needs --rules: the adapter serves a rule's service, which the simulator then serves");
+      const policy = f.policies.length === 1 ? f.policies[0]! : 'coordinated';
+      await serveMetricsCommandAction({
+        service: specFrom(f, []).service, pools: fleetPools(f.fleet), policy, rps: f.rps, port: f.port, speed: f.speed, flavour: f.flavour, trace: f.trace, coldStartS: f.coldStart, seed: f.seed,
+        ...(f.ratio ? { ratio: f.ratio } : {}),
+      });
       return;
     }
-    if (f.serveMetrics) {
-      const policy = f.policies.length === 1 ? f.policies[0]! : 'coordinated';
-      await serveMetricsCommandAction({ service: f.service, policy, rps: f.rps, port: f.port, speed: f.speed, flavour: f.flavour, trace: f.trace, coldStartS: f.coldStart, seed: f.seed });
+    refuseGiven(self, SERVE_ONLY, 'applies only with --serve-metrics');
+    if (f.rules) {
+      await simulateRules(f, self);
       return;
     }
     const spec = specFrom(f, f.policies);
@@ -137,11 +171,36 @@ export function simulateCommand(): Command {
   });
 }
 
-/** `--rules`: the fleet and the ratio come from the rule, so --fleet, --ratio and --serve-metrics do not apply. */
-async function simulateRules(f: SimulateFlags, self: Command): Promise<void> {
-  for (const flag of ['fleet', 'ratio', 'serveMetrics'] as const) {
-    if (self.getOptionValueSource(flag) === 'cli') throw new Error(`--${flag === 'serveMetrics' ? 'serve-metrics' : flag} cannot be combined with --rules: the rule's pools and ratio are replayed`);
+/** `--serve-metrics --rules`: the user's own service, live, for a real Prometheus (and an adapter) to read. */
+async function serveRule(f: SimulateFlags, flavourGiven: boolean): Promise<void> {
+  const rule = await loadRuleService(f.rules!, f.rulesService);
+  const follow: FollowAdapterOptions | undefined = f.followAdapter
+    ? {
+        url: f.followAdapter, log: (l) => console.error(l),
+        ...(f.adapterCaFile ? { caFile: f.adapterCaFile } : {}), ...(f.adapterCertFile ? { certFile: f.adapterCertFile } : {}),
+        ...(f.adapterKeyFile ? { keyFile: f.adapterKeyFile } : {}), ...(f.adapterInsecure ? { insecure: true } : {}),
+      }
+    : undefined;
+  const plan = ruleExporterPlan(rule, {
+    service: f.service,
+    ...(flavourGiven || rule.engine === undefined ? { flavour: f.flavour } : {}),
+    slo: { ...(f.sloTtft !== undefined ? { ttftS: f.sloTtft } : {}), ...(f.sloTbt !== undefined ? { tbtS: f.sloTbt } : {}) },
+    ...(follow ? { follow } : {}),
+  });
+  await plan.follower?.start();
+  try {
+    await serveMetricsCommandAction({
+      ...plan.options, rps: f.rps, port: f.port, speed: f.speed, trace: f.trace, coldStartS: f.coldStart, seed: f.seed,
+      banner: [`rules: service "${rule.name}" from ${f.rules}`, formatRuleSlo(plan.slo), ...plan.notes],
+    });
+  } finally {
+    plan.follower?.stop();
   }
+}
+
+/** `--rules`: the fleet and the ratio come from the rule, so --fleet and --ratio do not apply. */
+async function simulateRules(f: SimulateFlags, self: Command): Promise<void> {
+  refuseGiven(self, ['fleet', 'ratio'], "cannot be combined with --rules: the rule's pools and ratio are replayed");
   const spec = specFrom(f, f.policies);
   await runRulesAndReport(spec, f.rules!, f.rulesService, f, spec.workload.diurnal ? `diurnal day from ${f.trace}` : `replay of ${f.trace}`);
 }

@@ -67,7 +67,7 @@ export function sweepCommand(): Command {
     .option('--peak-rps <n>', 'metric study: peak requests/s of the 8-hour replay', positiveNumber('--peak-rps'), 120)
     .option('--seed <n>', 'random seed', integer('--seed'), 7)
     .option('--json <file>', 'write the results as JSON')
-    .option('--rules <file>', "measure a rule's service: its reference pools' GPUs, judged against its own latency guards' SLOs")
+    .option('--rules <file|dir>', "measure a rule's service: its reference pools' GPUs, judged against its own latency guards' SLOs")
     .option('--rules-service <name>', '--rules: which service of the file (needed when it has several)')
     .option('--slo-ttft <latency>', "TTFT SLO (1.5, 800ms); default: the rule's ttft guard, else the service preset's", latency('--slo-ttft'))
     .option('--slo-tbt <latency>', "TBT SLO (0.03, 30ms); default: the rule's tbt/itl guard, else the service preset's", latency('--slo-tbt'))

@@ -79,7 +79,7 @@ export function whatifCommand(): Command {
   return new Command('whatif')
     .description("replay a range of Prometheus history through a rule: the replicas and GPU-hours it would have produced, against what ran")
     .requiredOption('--prometheus <url>', 'Prometheus HTTP API base URL, e.g. http://127.0.0.1:9090')
-    .requiredOption('--rules <file>', 'rule file (the same YAML the adapter serves)')
+    .requiredOption('--rules <file|dir>', 'rule file or directory (the same YAML the adapter serves)')
     .option('--service <name>', 'which service of the file (needed when it has several)')
     .requiredOption('--from <time>', 'start: RFC 3339, Unix seconds, or now-6h')
     .option('--to <time>', 'end: RFC 3339, Unix seconds, or now', 'now')

@@ -5,6 +5,7 @@ import {
   type PolicyName, type PoolPlan, type ScenarioOptions, type ScenarioPlan,
 } from '../scenario.js';
 import type { SimPolicy } from '../policy.js';
+import { policyConfigOf, type ServiceRule } from '../../rules/types.js';
 import { servicePreset, type ServicePreset } from '../service.js';
 import { createSimulation } from '../simulate.js';
 import { loadTrace, type TraceFormat } from '../workload/index.js';
@@ -51,6 +52,8 @@ export interface ExporterScenarioOptions {
   windowS?: number;
   seed?: number;
   ratio?: { prefill: number; decode: number };
+  /** A rule's service: the plan takes its ratio, units per replica and policy configuration (as `simulate --rules`). */
+  rule?: ServiceRule;
   // Exporter.
   host?: string;
   port?: number;
@@ -59,6 +62,9 @@ export interface ExporterScenarioOptions {
   namespace?: string;
   modelName?: string;
   labels?: Record<string, string>;
+  poolLabel?: { name: string; values: Record<string, string> };
+  /** The `service` label on every pod (default the service preset's name). */
+  serviceLabel?: string;
   stepMs?: number;
   ratesPerSimSecond?: boolean;
 }
@@ -97,7 +103,11 @@ export async function startExporterScenario(o: ExporterScenarioOptions = {}): Pr
     policies: policyName ? [policyName] : [],
   };
   for (const k of ['coldStartS', 'tickS', 'windowS', 'seed', 'ratio'] as const) if (o[k] !== undefined) (scenario as unknown as Record<string, unknown>)[k] = o[k];
-  const plan = planScenario(scenario);
+  const measured = planScenario(scenario);
+  const rule = o.rule;
+  const plan: ScenarioPlan = rule
+    ? { ...measured, ratio: { ...rule.ratio }, policyConfig: policyConfigOf(rule), simPools: measured.simPools.map((p) => ({ ...p, units: rule.pools.find((r) => r.name === p.name)?.unitsPerReplica ?? p.units })) }
+    : measured;
   let policy: SimPolicy;
   if (typeof o.policy === 'object') policy = o.policy;
   else {
@@ -108,10 +118,10 @@ export async function startExporterScenario(o: ExporterScenarioOptions = {}): Pr
 
   const exporterOptions: ExporterOptions = {
     simulation: (observer) => createSimulation(cfg, arrivals, policy, observer),
-    service: svc.name,
+    service: o.serviceLabel ?? svc.name,
     load: arrivals,
   };
-  for (const k of ['host', 'port', 'speed', 'flavour', 'namespace', 'modelName', 'labels', 'stepMs', 'ratesPerSimSecond'] as const) {
+  for (const k of ['host', 'port', 'speed', 'flavour', 'namespace', 'modelName', 'labels', 'poolLabel', 'stepMs', 'ratesPerSimSecond'] as const) {
     if (o[k] !== undefined) (exporterOptions as unknown as Record<string, unknown>)[k] = o[k];
   }
   const running = await startExporter(exporterOptions);
@@ -119,6 +129,8 @@ export async function startExporterScenario(o: ExporterScenarioOptions = {}): Pr
 }
 
 export interface ServeMetricsOptions extends ExporterScenarioOptions {
+  /** Lines printed first (what is served, and how it was mapped). */
+  banner?: string[];
   /** Where to write the banner (default console.log). */
   log?: (line: string) => void;
   /** Stops the server like SIGINT does (tests, embedding). */
@@ -130,6 +142,7 @@ export async function serveMetricsCommandAction(o: ServeMetricsOptions = {}): Pr
   const log = o.log ?? ((line: string) => console.log(line));
   const run = await startExporterScenario(o);
   const u = run.url;
+  for (const line of o.banner ?? []) log(line);
   log(`baton simulate --serve-metrics: ${run.metrics.service}, policy ${run.simulation.policy.name}, ${run.arrivals.rps} req/s, ` +
     `speed ${o.speed ?? 1}×, ${run.metrics.flavour} metrics${o.ratesPerSimSecond ? ' (rates per simulated second)' : ''}`);
   log(`  all pods      ${u}/metrics`);

@@ -18,6 +18,11 @@ export interface FleetMetricsOptions {
   modelName?: string;
   /** Extra labels on every pod's series in /metrics and every /sd target. */
   labels?: Record<string, string>;
+  /**
+   * A rule's pool label: every pod also carries `name="value"` (value per simulated pool, default the pool's name), so a
+   * rule whose pools are told apart by another label (`poolLabel`, `poolLabelValue`) finds its series.
+   */
+  poolLabel?: { name: string; values: Record<string, string> };
 }
 
 export interface LastControl {
@@ -36,6 +41,7 @@ export class FleetMetrics {
   readonly modelName: string;
   readonly labels: Record<string, string>;
   readonly observer: SimObserver;
+  private readonly poolLabel: FleetMetricsOptions['poolLabel'];
   lastControl: LastControl | undefined;
   private readonly pods = new Map<Instance, PodMetrics>();
   private serving: PodMetrics[] = [];
@@ -51,6 +57,8 @@ export class FleetMetrics {
       if (k in this.labels) throw new Error(`exporter labels: '${k}' is set per pod and cannot be overridden`);
     }
     renderLabels(this.labels); // validates names early
+    if (o.poolLabel && ['pod', 'service', 'role', 'namespace'].includes(o.poolLabel.name)) throw new Error(`exporter pool label '${o.poolLabel.name}' is set per pod for another purpose`);
+    this.poolLabel = o.poolLabel;
     this.observer = {
       prefillDone: (req, p) => {
         // What a prefill engine reports: arrival to its first token (queue + prefill), before the KV transfer.
@@ -80,7 +88,13 @@ export class FleetMetrics {
 
   /** Labels a Prometheus target for this pod carries (service discovery and the aggregated page). */
   discoveryLabels(pod: PodMetrics): Record<string, string> {
-    return { ...this.labels, pod: pod.name, service: this.service, role: pod.role, pool: pod.instance.pool, namespace: this.namespace };
+    return this.targetLabels(pod.instance);
+  }
+
+  private targetLabels(inst: Instance): Record<string, string> {
+    const out: Record<string, string> = { ...this.labels, pod: this.podName(inst), service: this.service, role: inst.role, pool: inst.pool, namespace: this.namespace };
+    if (this.poolLabel) out[this.poolLabel.name] = this.poolLabel.values[inst.pool] ?? inst.pool;
+    return out;
   }
 
   private podFor(inst: Instance): PodMetrics {
@@ -88,7 +102,7 @@ export class FleetMetrics {
     if (!pod) {
       const name = this.podName(inst);
       const engine = renderLabels(this.spec.engineLabels(this.modelName, inst.role));
-      const target = renderLabels({ ...this.labels, pod: name, service: this.service, role: inst.role, pool: inst.pool, namespace: this.namespace });
+      const target = renderLabels(this.targetLabels(inst));
       pod = new PodMetrics(name, inst, this.spec.bounds, engine, target);
       this.pods.set(inst, pod);
     }

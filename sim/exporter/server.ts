@@ -34,6 +34,7 @@ export interface ExporterOptions {
   namespace?: string;
   modelName?: string;
   labels?: Record<string, string>;
+  poolLabel?: { name: string; values: Record<string, string> };
   /** How often the simulation is advanced (ms). Default 200. */
   stepMs?: number;
   /**
@@ -247,6 +248,7 @@ function fleetMetricsOptions(o: ExporterOptions): ConstructorParameters<typeof F
   if (o.namespace !== undefined) out.namespace = o.namespace;
   if (o.modelName !== undefined) out.modelName = o.modelName;
   if (o.labels !== undefined) out.labels = o.labels;
+  if (o.poolLabel !== undefined) out.poolLabel = o.poolLabel;
   return out;
 }
 
