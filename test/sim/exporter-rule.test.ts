@@ -1,0 +1,73 @@
+// `simulate --serve-metrics --rules`: the simulated fleet carries the rule's labels, pool label values and engine
+// metric names; flags and engines it cannot honour are refused; the adapter follower applies published values as HPAs.
+import assert from 'node:assert/strict';
+import { loadRuleText } from '../../rules/load.js';
+import { AdapterFollower, parseQuantity } from '../../sim/exporter/follow-adapter.js';
+import { startExporterScenario } from '../../sim/exporter/index.js';
+import { ruleExporterPlan } from '../../sim/exporter/rule.js';
+import type { SimPool } from '../../sim/fleet/fleet.js';
+
+const RULE = (engine: string, extra = '') => `services:
+  - name: coder
+    engine: ${engine}
+    match: {service: coder-svc, team: ml}
+    poolLabel: tier
+    ratio: {prefill: 3, decode: 2}
+    decodeTpsPerUnit: 2500
+    pools:
+      - {name: coder-prefill, role: prefill, gpuType: H100, minReplicas: 1, maxReplicas: 8, poolLabelValue: p1}
+      - {name: coder-decode, role: decode, gpuType: H200, minReplicas: 1, maxReplicas: 6, poolLabelValue: d1}
+    guards:
+      - {name: tbt_p99, slo: 0.03, tiers: [{above: 1.0, scaleOut: 0.1}]}
+${extra}`;
+
+const ruleOf = (text: string) => {
+  const r = loadRuleText(text, 'coder.yaml');
+  assert.deepEqual(r.errors, []);
+  return r.services[0]!;
+};
+
+describe('simulate --serve-metrics --rules', function () {
+  this.timeout(20_000);
+
+  it("serves the rule's match labels, pool label values and engine names, at the rule's SLO", async () => {
+    const plan = ruleExporterPlan(ruleOf(RULE('sglang')));
+    assert.equal(plan.slo.tbt.seconds, 0.03);
+    assert.equal(plan.slo.tbt.from, 'rule guard tbt_p99');
+    const run = await startExporterScenario({ ...plan.options, rps: 5, port: 0, coldStartS: 0 });
+    try {
+      const sd = await (await fetch(`${run.url}/sd`)).json() as { labels: Record<string, string> }[];
+      const decode = sd.find((t) => t.labels.role === 'decode')!.labels;
+      assert.equal(decode.service, 'coder-svc');
+      assert.equal(decode.team, 'ml');
+      assert.equal(decode.tier, 'd1');
+      assert.equal(sd.find((t) => t.labels.role === 'prefill')!.labels.tier, 'p1');
+      await new Promise((r) => setTimeout(r, 600));
+      const page = await (await fetch(`${run.url}/metrics`)).text();
+      const line = page.split('\n').find((l) => l.startsWith('sglang:generation_tokens_total{') && l.includes('role="decode"'))!;
+      for (const l of ['service="coder-svc"', 'team="ml"', 'tier="d1"']) assert.ok(line.includes(l), `${l} in ${line}`);
+    } finally {
+      await run.close();
+    }
+  });
+
+  it('refuses an engine the simulator does not serve, and a --flavour that contradicts the rule', () => {
+    assert.throws(() => ruleExporterPlan(ruleOf(RULE('trtllm'))), /uses engine "trtllm"; the simulator serves vllm and sglang metric names/);
+    assert.throws(() => ruleExporterPlan(ruleOf(RULE('sglang')), { flavour: 'vllm' }), /--flavour vllm disagrees with the rule's engine "sglang"/);
+  });
+
+  it('the follower applies what the adapter published as HPAs would (⌈value⌉ within min/max) and holds without an answer', () => {
+    assert.equal(parseQuantity('2500m'), 2.5);
+    assert.equal(parseQuantity('3'), 3);
+    assert.equal(parseQuantity('x'), undefined);
+    const rule = ruleOf(RULE('sglang'));
+    const f = new AdapterFollower(rule, { url: 'https://127.0.0.1:1', insecure: true });
+    const pool = (name: string, role: 'prefill' | 'decode'): SimPool => ({ name, role, gpuType: 'H100', gpusPerInstance: 1, maxInstances: 8, units: 1 });
+    const input = { now: 0, signals: {} as never, pools: [{ pool: pool('coder-prefill', 'prefill'), spec: 2, current: 2, ready: 2 }, { pool: pool('coder-decode', 'decode'), spec: 3, current: 3, ready: 3 }] };
+    assert.deepEqual(f.control(input).replicas, { 'coder-prefill': 2, 'coder-decode': 3 }, 'no answer yet: keep');
+    (f as unknown as { latest: Record<string, number> }).latest = { 'coder-prefill': 4.2, 'coder-decode': 9 };
+    assert.deepEqual(f.control(input).replicas, { 'coder-prefill': 5, 'coder-decode': 6 });
+    f.stop();
+    assert.throws(() => new AdapterFollower(rule, { url: 'http://127.0.0.1:1' }), /must be an https:\/\/ URL/);
+  });
+});
