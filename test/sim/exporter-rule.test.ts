@@ -1,6 +1,9 @@
 // `simulate --serve-metrics --rules`: the simulated fleet carries the rule's labels, pool label values and engine
 // metric names; flags and engines it cannot honour are refused; the adapter follower applies published values as HPAs.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadRuleText } from '../../rules/load.js';
 import { AdapterFollower, parseQuantity } from '../../sim/exporter/follow-adapter.js';
 import { startExporterScenario } from '../../sim/exporter/index.js';
@@ -27,8 +30,34 @@ const ruleOf = (text: string) => {
   return r.services[0]!;
 };
 
+const baton = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'bin/baton.js');
+
 describe('simulate --serve-metrics --rules', function () {
   this.timeout(20_000);
+
+  it('refuses flags of the other mode instead of ignoring them, and honours --fleet when serving', async () => {
+    const refused = (args: string[]) => spawnSync('node', [baton, 'simulate', ...args], { encoding: 'utf8' });
+    assert.match(refused(['--serve-metrics', '--diurnal']).stderr, /--diurnal does not apply to --serve-metrics/);
+    assert.match(refused(['--serve-metrics', '--peak-rps', '9']).stderr, /--peak-rps does not apply to --serve-metrics/);
+    assert.match(refused(['--port', '1']).stderr, /--port applies only with --serve-metrics/);
+    assert.match(refused(['--serve-metrics', '--follow-adapter', 'https://127.0.0.1:1']).stderr, /--follow-adapter needs --rules/);
+    const child = spawn('node', [baton, 'simulate', '--serve-metrics', '--fleet', 'homogeneous:H200', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      const url = await new Promise<string>((res, rej) => {
+        child.stdout.on('data', (b: Buffer) => {
+          out += b.toString();
+          const m = /all pods +(http:\/\/\S+)\/metrics/.exec(out);
+          if (m) res(m[1]!);
+        });
+        child.once('exit', () => rej(new Error(`exited: ${out}`)));
+      });
+      const state = await (await fetch(`${url}/state`)).json() as { pools: Record<string, { gpuType: string }> };
+      assert.deepEqual([...new Set(Object.values(state.pools).map((p) => p.gpuType))], ['H200']);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
 
   it("serves the rule's match labels, pool label values and engine names, at the rule's SLO", async () => {
     const plan = ruleExporterPlan(ruleOf(RULE('sglang')));
