@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until as waitFor } from '../adapter/harness.js';
 import { ensureInstalled, freePort } from '../support/prometheus.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -90,16 +91,12 @@ describe('the rule-authoring loop of docs/rule-workflow.md, on real parts', func
     assert.equal(found.length, 1, `one doc command matches ${pattern}: ${found.map((c) => c.line).join(' | ')}`);
     return found[0]!;
   };
+  // The harness's wait, with the background processes' output on a time-out.
   const until = async <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> => {
-    const end = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const v = await probe();
-        if (v !== undefined) return v;
-      } catch (e) { last = e; }
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${String(last)}\n${[...logs.entries()].map(([k, v]) => `--- ${k}\n${v}`).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 500));
+    try {
+      return await waitFor(what, async () => probe(), timeoutMs, 500);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${[...logs.entries()].map(([k, v]) => `--- ${k}\n${v}`).join('\n')}`);
     }
   };
   const promQuery = async (q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> => {
