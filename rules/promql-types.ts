@@ -201,8 +201,71 @@ export function promqlTypeCheck(query: string): { type?: Inferred; error?: Promq
  * expression must be an instant vector or a scalar.
  */
 export function promqlTypeError(query: string): PromqlTypeError | undefined {
+  const matcher = promqlMatcherError(query);
+  if (matcher) return matcher;
   const { type, error } = promqlTypeCheck(query);
   if (error) return error;
   if (type === 'matrix' || type === 'string') return { offset: 0, message: `the query must evaluate to an instant vector or a scalar, got ${NAMES[type]}` };
   return undefined;
+}
+
+// Regular-expression syntax Go's RE2 refuses but JavaScript accepts: look-around and backreferences.
+const RE2_UNSUPPORTED = /\(\?<?[=!]|\\[1-9]/;
+
+function unquoteLiteral(s: string): string {
+  if (s.startsWith('`')) return s.slice(1, -1);
+  try {
+    return JSON.parse(s.startsWith("'") ? `"${s.slice(1, -1).replace(/\\'/g, "'").replace(/"/g, '\\"')}"` : s) as string;
+  } catch {
+    return s.slice(1, -1);
+  }
+}
+
+/**
+ * The label-matcher checks of Prometheus' parser: a regex must compile (RE2 syntax), a selector needs at least one
+ * matcher that does not match the empty string, and the metric name may be given once.
+ */
+export function promqlMatcherError(query: string): PromqlTypeError | undefined {
+  let found: PromqlTypeError | undefined;
+  parser.parse(query).iterate({
+    enter: (n) => {
+      if (found) return false;
+      if (n.name !== 'VectorSelector') return undefined;
+      const sel = n.node;
+      const name = sel.getChild('Identifier');
+      let nonEmpty = name !== null;
+      let nameMatchers = 0;
+      for (let m = sel.getChild('LabelMatchers')?.firstChild; m && !found; m = m.nextSibling) {
+        const label = m.getChild('LabelName') ?? m.getChild('QuotedLabelName');
+        const op = m.getChild('MatchOp');
+        const lit = m.getChild('StringLiteral');
+        if (!op || !lit) continue;
+        const opText = query.slice(op.from, op.to);
+        const value = unquoteLiteral(query.slice(lit.from, lit.to));
+        const labelText = label ? query.slice(label.from, label.to).replace(/^"|"$/g, '') : '';
+        if (labelText === '__name__') nameMatchers++;
+        let re: RegExp | undefined;
+        if (opText === '=~' || opText === '!~') {
+          if (RE2_UNSUPPORTED.test(value)) {
+            found = { offset: lit.from, message: `error parsing regexp: invalid or unsupported Perl syntax in ${JSON.stringify(value)} (Prometheus uses RE2: no look-around, no backreferences)` };
+            break;
+          }
+          try {
+            re = new RegExp(`^(?:${value})$`, 's');
+          } catch (e) {
+            const why = (e as Error).message.replace(/^Invalid regular expression: /, '').replace(/^\/.*\/\w*: /, '');
+            found = { offset: lit.from, message: `error parsing regexp: ${why.toLowerCase()} in ${JSON.stringify(value)}` };
+            break;
+          }
+        }
+        const matchesEmpty = opText === '=' ? value === '' : opText === '!=' ? value !== '' : opText === '=~' ? re!.test('') : !re!.test('');
+        if (!matchesEmpty) nonEmpty = true;
+      }
+      if (found) return false;
+      if (name && nameMatchers > 0) found = { offset: sel.from, message: `metric name must not be set twice: ${JSON.stringify(query.slice(name.from, name.to))} and a __name__ matcher` };
+      else if (!nonEmpty) found = { offset: sel.from, message: 'vector selector must contain at least one non-empty matcher' };
+      return found ? false : undefined;
+    },
+  });
+  return found;
 }

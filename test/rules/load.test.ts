@@ -115,6 +115,11 @@ describe('rules: loading and validation', () => {
       ['sum(rate(x[5m:1x]))', /bad duration syntax: "1x"/, 14],
       ['sum(x offset 5mm)', /bad duration syntax: "5mm"/, 13],
       ['sum(x{a="b)', /unterminated quoted string/, 8],
+      ['sum(x{a=~"(("})', /error parsing regexp: unterminated group in "\(\("/, 9],
+      ['sum(x{a=~"(?=y)"})', /error parsing regexp: invalid or unsupported Perl syntax in "\(\?=y\)"/, 9],
+      ['sum({a=""})', /vector selector must contain at least one non-empty matcher/, 4],
+      ['sum({a!="b"})', /vector selector must contain at least one non-empty matcher/, 4],
+      ['sum(foo{__name__="bar"})', /metric name must not be set twice/, 4],
     ];
     for (const [q, msg, offset] of cases) {
       const e = at(q);
@@ -123,7 +128,8 @@ describe('rules: loading and validation', () => {
       assert.equal(e.col, col0 + offset, `${q}: ${e.message}`);
     }
     // Valid queries with the same words are untouched: functions newer than the checker's table, keywords before "(".
-    for (const q of ['sum by (pool) (rate(x[1m]))', 'sum(rate(x[5m:30s])) offset 1m', 'max_over_time(x[1m:]) and on(pool) vector(1)', 'count_values("v", x)']) {
+    for (const q of ['sum by (pool) (rate(x[1m]))', 'sum(rate(x[5m:30s])) offset 1m', 'max_over_time(x[1m:]) and on(pool) vector(1)', 'count_values("v", x)',
+      'sum({__name__=~"up|x", a=""})', 'sum(x{a=~"a|b.*", b!~"c"})']) {
       assert.deepEqual(errorsOf(minimal().replace("'sum(rate(vllm:generation_tokens_total{service=\"chat\"}[1m]))'", `'${q}'`)), [], q);
     }
   });
