@@ -183,7 +183,13 @@ export function formatReport(r: WhatIfReport, maxChanges = 30): string {
   out.push(`what-if replicas where they changed (${changes.length}${changes.length > maxChanges ? `, first ${maxChanges}; all in --json` : ''}):`);
   for (const s of changes.slice(0, maxChanges)) {
     const tps = s.decodeTps === null ? 'held' : `${Math.round(s.decodeTps)} tok/s`;
-    const guards = Object.entries(s.guards).map(([g, v]) => `${g}=${v === null ? 'idle' : v === 'error' ? 'error' : +v.toPrecision(3)}`).join(' ');
+    const sloOf = (g: string): number | undefined => r.verdicts.find((v) => v.guard === g)?.slo;
+    const guardText = (g: string, v: number | null | 'error'): string => {
+      if (v === null || v === 'error') return `${g}=${v === null ? 'idle' : 'error'}`;
+      const slo = sloOf(g);
+      return `${g}=${+v.toPrecision(3)}${slo ? ` (${(v / slo).toFixed(2)}×SLO)` : ''}`;
+    };
+    const guards = Object.entries(s.guards).map(([g, v]) => guardText(g, v)).join(' ');
     const ran = s.actual ? `  ran ${r.pools.map((p) => `${p.pool}=${s.actual![p.pool]}`).join(' ')}` : '';
     const why = s.reasons.length ? `  [${s.reasons.join(', ')}]` : s.problem ? `  [held: ${s.problem}]` : '';
     out.push(`  ${iso(s.t)}  ${r.pools.map((p) => `${p.pool}=${s.replicas[p.pool]}`).join(' ')}  (${tps}${guards ? `; ${guards}` : ''})${ran}${why}`);

@@ -230,7 +230,7 @@ describe('baton whatif (the CLI) on a real Prometheus: verdict, cost, covered Δ
     // What ran: 4 + 3 H100 for 32 min at $2: $7.47.
     assert.match(r.stdout, /\ntotal +[\d.]+ +\$[\d.]+ +[\d.]+ +\$7\.47 /);
     assert.match(r.stdout, /Δ compares the what-if with what ran over the 0\.53 h where what ran is known/);
-    assert.match(r.stdout, /prefill-h100=\d+ decode-h100=\d+ +\(\d+ tok\/s; tbt_p99=0\.0[25]\) +ran prefill-h100=4 decode-h100=3 +\[signal/);
+    assert.match(r.stdout, /prefill-h100=\d+ decode-h100=\d+ +\(\d+ tok\/s; tbt_p99=0\.0[25] \((0\.67|1\.67)×SLO\)\) +ran prefill-h100=4 decode-h100=3 +\[signal/);
   });
 
   it('exits 1 when every point held (a range inside the scrape outage)', () => {
