@@ -13,7 +13,8 @@ import { watchServingCert } from './cert-reload.js';
 import { PlanBridge } from './plan-bridge.js';
 import { DEFAULT_STATE_MAX_AGE_S, StateFileWriter, loadStateFile } from './state-file.js';
 import { authenticationConfigFromCluster, authenticationConfigFromFiles, loadKubeConfig, pollAuthenticationConfig, sarReviewerFromKubeConfig } from './kube.js';
-import { createAdapterServer, type AdapterLog, type AdapterServer, type AuthOptions, type TlsOptions } from './server.js';
+import { createAdapterServer, servingMaterial, type AdapterLog, type AdapterServer, type AuthOptions, type TlsOptions } from './server.js';
+import { startKedaScaler, type RunningKedaScaler } from './keda/scaler.js';
 
 export interface AdapterOptions {
   rulesDir: string;
@@ -40,6 +41,11 @@ export interface AdapterOptions {
   certReloadMs?: number;
   /** High availability (adapter/ha): replicas elect a leader and serve its decisions from ConfigMaps. */
   ha?: HaSettings;
+  /**
+   * KEDA's external scaler (gRPC over TLS, the serving certificate) beside the External Metrics API, answering from the
+   * same provider. `clientCaFile`: CA that KEDA's client certificate must chain to (required unless insecure-dev).
+   */
+  keda?: { host?: string; port: number; clientCaFile?: string; streamIntervalMs?: number };
 }
 
 export interface RunningAdapter {
@@ -49,6 +55,8 @@ export interface RunningAdapter {
   evaluator: Evaluator;
   store: RuleStore;
   registry: Registry;
+  /** Present with `keda`. */
+  keda?: RunningKedaScaler;
   close(): Promise<void>;
 }
 
@@ -96,8 +104,9 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
   }
 
   const { auth, kubeconfig } = await authOptions(o);
+  const provider = new CachedRulesProvider(evaluator);
   const serverOpts: Parameters<typeof createAdapterServer>[0] = {
-    provider: new CachedRulesProvider(evaluator),
+    provider,
     tls: o.tls,
     auth,
     registry,
@@ -116,6 +125,25 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
     ? watchServingCert(o.tls.certFile, o.tls.keyFile, (c, k) => server.setServingCert(c, k), (err) => log('warn', err.message), o.certReloadMs ?? 10_000,
       () => log('info', 'serving certificate reloaded', { certFile: 'certFile' in o.tls ? o.tls.certFile : '' }))
     : undefined;
+  // The second front door reads the same provider: one evaluator, one set of decisions and staleness rules.
+  let keda: RunningKedaScaler | undefined;
+  if (o.keda) {
+    if (!o.keda.clientCaFile && o.security.mode !== 'insecure-dev') {
+      await server.close();
+      await evaluator.stop();
+      throw new Error('--keda-port needs --keda-client-ca-file (the CA that signed the certificate in KEDA\'s TriggerAuthentication), or --insecure-dev');
+    }
+    // Certificate files are followed (renewals served without a restart); a development certificate is made once.
+    const identity = 'certFile' in o.tls ? { certFile: o.tls.certFile, keyFile: o.tls.keyFile } : servingMaterial(o.tls);
+    keda = await startKedaScaler({
+      provider, host: o.keda.host ?? o.host ?? '127.0.0.1', port: o.keda.port, identity, registry,
+      log: (m) => log('warn', m),
+      ...(o.keda.clientCaFile ? { clientCa: { file: o.keda.clientCaFile } } : {}),
+      ...(o.certReloadMs !== undefined ? { refreshMs: o.certReloadMs } : {}),
+      ...(o.keda.streamIntervalMs !== undefined ? { streamIntervalMs: o.keda.streamIntervalMs } : {}),
+    });
+    log('info', 'KEDA external scaler serving', { address: keda.url, clientCa: o.keda.clientCaFile ?? null });
+  }
   log('info', 'baton adapter serving', { url: server.url, rules: o.rulesDir, prometheus: redactUrl(o.prometheus.url), services: rules.services.length });
   return {
     server,
@@ -123,7 +151,9 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
     store,
     registry,
     ...(ha ? { ha } : {}),
+    ...(keda ? { keda } : {}),
     async close() {
+      await keda?.close();
       stopPolling?.();
       stopCertWatch?.();
       await ha?.stop(); // a clean stop hands the lease over at once

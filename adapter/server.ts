@@ -100,7 +100,7 @@ function readPem(path: string, what: string): string {
   }
 }
 
-function servingMaterial(tls: TlsOptions): { certPem: string; keyPem: string; caPem?: string } {
+export function servingMaterial(tls: TlsOptions): { certPem: string; keyPem: string; caPem?: string } {
   if ('selfSigned' in tls) {
     const s = selfSignedServing(tls.dnsNames ?? []);
     return { certPem: s.certPem, keyPem: s.keyPem, caPem: s.caPem };

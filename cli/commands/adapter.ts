@@ -7,6 +7,9 @@ import { integer } from '../options.js';
 
 interface AdapterFlags {
   rules: string;
+  kedaPort?: number;
+  kedaHost?: string;
+  kedaClientCaFile?: string;
   prometheus: string;
   prometheusBearerTokenFile?: string;
   prometheusBasicAuth?: string;
@@ -67,6 +70,9 @@ export function adapterCommand(): Command {
     .option('--engine-plan-max-age <seconds>', 'an engine plan older than this is ignored', integer('--engine-plan-max-age'), 60)
     .option('--state-file <file>', 'keep decision memory (held level, cooldowns, published replicas) here across restarts')
     .option('--state-max-age <seconds>', 'a saved memory older than this is ignored at start', integer('--state-max-age'), 900)
+    .option('--keda-port <n>', "also serve KEDA's external scaler (gRPC over TLS, the serving certificate) on this port", integer('--keda-port'))
+    .option('--keda-host <addr>', 'listen address of the KEDA external scaler (default: --host)')
+    .option('--keda-client-ca-file <file>', "CA that KEDA's client certificate (TriggerAuthentication tlsClientCert) must chain to; required unless --insecure-dev")
     .option('--ha', 'high availability: replicas elect a leader (a Lease) and serve its decisions from ConfigMaps', false)
     .option('--ha-namespace <ns>', 'namespace of the Lease and the decision ConfigMaps', 'baton-system')
     .option('--ha-identity <id>', "this replica's election identity; give the pod name, as the pod's engine does (default $POD_NAME or hostname)")
@@ -110,6 +116,9 @@ export function adapterCommand(): Command {
         opts.stateFile = f.stateFile;
         opts.stateMaxAgeS = f.stateMaxAge;
       }
+      if (f.kedaPort !== undefined) {
+        opts.keda = { port: f.kedaPort, ...(f.kedaHost ? { host: f.kedaHost } : {}), ...(f.kedaClientCaFile ? { clientCaFile: f.kedaClientCaFile } : {}) };
+      } else if (f.kedaHost || f.kedaClientCaFile) fail('--keda-host and --keda-client-ca-file need --keda-port');
       if (f.ha) {
         if (f.haPublishDelay <= f.haSyncInterval) fail('--ha-publish-delay must be longer than --ha-sync-interval, or replicas switch at different times');
         opts.ha = {

@@ -311,6 +311,49 @@ describe('manifests (kubectl kustomize, offline)', function () {
     assert.ok(!objs.some((o) => o.kind === 'Secret'), 'cert-manager overlay must not ship a Secret');
   });
 
+  it('keda overlay: no APIService; the adapter serves the external scaler with a client CA it mounts; ScaledObjects per pool follow Baton', () => {
+    const objs = get('keda');
+    assert.ok(!objs.some((o) => o.kind === 'APIService'), 'KEDA owns v1beta1.external.metrics.k8s.io: the overlay must not register one');
+    const spec = podSpec(find(objs, 'Deployment', 'baton', 'baton-system'));
+    const adapter = spec.containers.find((c) => c.name === 'adapter')!;
+    const flag = (n: string) => adapter.args?.find((a) => a.startsWith(`${n}=`))?.slice(n.length + 1);
+    const sub = program().commands.find((x) => x.name() === 'adapter')!;
+    const known = new Set(sub.options.map((o) => o.long));
+    for (const a of adapter.args!.slice(1)) assert.ok(known.has(a.split('=')[0]), `baton adapter has no option ${a.split('=')[0]}`);
+    assert.equal(flag('--keda-port'), '9443');
+    const ca = flag('--keda-client-ca-file')!;
+    const mount = adapter.volumeMounts!.find((m) => ca.startsWith(m.mountPath + '/'));
+    assert.ok(mount, `${ca} is not on a mounted volume`);
+    const secret = spec.volumes!.find((v) => v.name === mount.name)?.secret?.secretName;
+    // cert-manager writes ca.crt into the serving Secret; the client certificate comes from the same CA.
+    const client = find(objs, 'Certificate', 'baton-keda-client', 'baton-system').spec as { usages: string[]; issuerRef: { name: string } };
+    assert.equal(secret, (find(objs, 'Certificate', 'baton-serving-cert', 'baton-system').spec as { secretName: string; issuerRef: { name: string } }).secretName);
+    assert.ok(client.usages.includes('client auth'));
+    assert.equal(client.issuerRef.name, (find(objs, 'Certificate', 'baton-serving-cert', 'baton-system').spec as { issuerRef: { name: string } }).issuerRef.name);
+    const ports = (find(objs, 'Service', 'baton', 'baton-system').spec as { ports: { name: string; port: number; targetPort: string }[] }).ports;
+    assert.ok(ports.some((p) => p.port === 9443 && p.targetPort === 'keda'));
+    assert.ok((adapter as unknown as { ports: { name: string; containerPort: number }[] }).ports.some((p) => p.name === 'keda' && p.containerPort === 9443));
+
+    const ex = get('example-chat-keda');
+    assert.ok(!ex.some((o) => o.kind === 'HorizontalPodAutoscaler'), 'KEDA owns the HPAs: the example ships none of its own');
+    const sos = ex.filter((o) => o.kind === 'ScaledObject');
+    const deployments = ex.filter((o) => o.kind === 'Deployment').map((d) => d.metadata.name).sort();
+    assert.deepEqual(sos.map((o) => (o.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name).sort(), deployments);
+    for (const so of sos) {
+      const spec = so.spec as { triggers: { type: string; metadata: Record<string, string>; authenticationRef: { name: string } }[]; advanced: { horizontalPodAutoscalerConfig: { behavior: Record<'scaleUp' | 'scaleDown', { tolerance: number; stabilizationWindowSeconds: number }> } } };
+      const t = spec.triggers[0]!;
+      assert.equal(t.type, 'external');
+      assert.equal(t.metadata.scalerAddress, 'baton.baton-system.svc:9443');
+      assert.equal(`chat-${t.metadata.pool}`, (so.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name);
+      assert.equal(t.metadata.service, 'chat');
+      find(ex, 'TriggerAuthentication', t.authenticationRef.name, 'llm');
+      for (const side of ['scaleUp', 'scaleDown'] as const) {
+        assert.equal(spec.advanced.horizontalPodAutoscalerConfig.behavior[side].tolerance, 0, `${so.metadata.name} ${side}: tolerance 0 per object`);
+        assert.equal(spec.advanced.horizontalPodAutoscalerConfig.behavior[side].stabilizationWindowSeconds, 0);
+      }
+    }
+  });
+
   it('example service: a Deployment and an HPA per pool, node affinity on the GPU type, AverageValue 1, tolerance 0', () => {
     const objs = get('example-chat');
     const rules = parse(readFileSync(join(MANIFESTS_DIR, 'base/rules/chat.yaml'), 'utf8')) as { services: { name: string; pools: { name: string; role: string; maxReplicas: number }[] }[] };

@@ -16,6 +16,8 @@ export const OVERLAYS = {
   'cert-manager': 'overlays/cert-manager',
   monitoring: 'monitoring',
   'example-chat': 'examples/chat',
+  keda: 'overlays/keda',
+  'example-chat-keda': 'examples/chat-keda',
 } as const;
 export type Overlay = keyof typeof OVERLAYS;
 
