@@ -23,7 +23,27 @@ export interface PrometheusClientOptions {
   timeoutMs?: number;
   /** Largest response body accepted (default 16 MiB); a larger one is an error, never buffered whole. */
   maxResponseBytes?: number;
+  /** Extra request headers, e.g. a tenant: Mimir/Cortex `X-Scope-OrgID`, Thanos `THANOS-TENANT`. */
   headers?: Record<string, string>;
+  /** Headers whose value is read from a file on every request (a mounted Secret that rotates). */
+  headerFiles?: Record<string, string>;
+  /** Client certificate and key (PEM files) for a Prometheus that requires mutual TLS. */
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** Headers Baton sets itself; a --prometheus-header may not replace them. */
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'accept', 'authorization', 'host', 'connection', 'transfer-encoding']);
+
+/** `NAME=VALUE` (a --prometheus-header): a valid HTTP header name that Baton does not set itself. */
+export function parseHeaderFlag(text: string, flag: string): [string, string] {
+  const i = text.indexOf('=');
+  const name = i > 0 ? text.slice(0, i).trim() : '';
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new Error(`${flag} "${text}": expected NAME=VALUE with an HTTP header name`);
+  if (RESERVED_HEADERS.has(name.toLowerCase())) throw new Error(`${flag} "${text}": ${name} is set by Baton (use the bearer-token or basic-auth options for credentials)`);
+  const value = text.slice(i + 1);
+  if (/[\r\n]/.test(value)) throw new Error(`${flag} "${name}": the value has a line break`);
+  return [name, value];
 }
 
 export interface Series {
@@ -215,8 +235,11 @@ export class PrometheusClient {
     // Bounded connections: a burst of queries waits for a socket instead of opening hundreds of them (each idle
     // keep-alive socket costs the serving path GC time; Prometheus limits concurrent queries anyway).
     const pool = { keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS };
+    if ((opts.certFile === undefined) !== (opts.keyFile === undefined)) throw new Error('Prometheus client certificate: give the certificate file and the key file together');
+    if (opts.certFile && this.base.protocol !== 'https:') throw new Error(`a Prometheus client certificate needs an https:// URL, got ${redactUrl(opts.url)}`);
+    const identity = opts.certFile ? { cert: readFileSync(opts.certFile, 'utf8'), key: readFileSync(opts.keyFile!, 'utf8') } : {};
     this.agent = this.base.protocol === 'https:'
-      ? new https.Agent({ ...pool, ...(this.ca ? { ca: this.ca } : {}), rejectUnauthorized: !opts.insecureSkipVerify })
+      ? new https.Agent({ ...pool, ...(this.ca ? { ca: this.ca } : {}), ...identity, rejectUnauthorized: !opts.insecureSkipVerify })
       : new http.Agent(pool);
   }
 
@@ -254,7 +277,8 @@ export class PrometheusClient {
   }
 
   private headers(): Record<string, string> {
-    const h: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...(this.opts.headers ?? {}) };
+    const h: Record<string, string> = { ...(this.opts.headers ?? {}), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    for (const [name, file] of Object.entries(this.opts.headerFiles ?? {})) h[name] = readFileSync(file, 'utf8').trim();
     const token = this.opts.bearerToken ?? (this.opts.bearerTokenFile ? readFileSync(this.opts.bearerTokenFile, 'utf8').trim() : undefined);
     if (token) h.authorization = `Bearer ${token}`;
     else {

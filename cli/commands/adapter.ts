@@ -2,12 +2,16 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { startAdapter, type AdapterOptions } from '../../adapter/main.js';
-import { parseBasicAuth } from '../../rules/prometheus.js';
+import { parseBasicAuth, parseHeaderFlag } from '../../rules/prometheus.js';
 import { integer } from '../options.js';
 
 interface AdapterFlags {
   rules: string;
   kedaPort?: number;
+  prometheusHeader?: string[];
+  prometheusHeaderFile?: string[];
+  prometheusCertFile?: string;
+  prometheusKeyFile?: string;
   kedaHost?: string;
   kedaClientCaFile?: string;
   prometheus: string;
@@ -52,6 +56,10 @@ export function adapterCommand(): Command {
     .option('--prometheus-basic-auth-file <file>', 'basic auth for Prometheus: a file holding user:password (re-read on every query)')
     .option('--prometheus-basic-auth <user:password>', 'basic auth for Prometheus (visible in the process list: prefer the file or $BATON_PROMETHEUS_BASIC_AUTH)')
     .option('--prometheus-ca-file <file>', 'CA bundle that signed the Prometheus server certificate')
+    .option('--prometheus-header <NAME=VALUE>', 'extra header on every Prometheus request, repeatable (X-Scope-OrgID=team-a for Mimir/Cortex, THANOS-TENANT=…)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--prometheus-header-file <NAME=FILE>', 'a header whose value is read from a file on every request, repeatable', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--prometheus-cert-file <file>', 'client certificate (PEM) for a Prometheus that requires mutual TLS')
+    .option('--prometheus-key-file <file>', 'client key (PEM) for --prometheus-cert-file')
     .option('--prometheus-timeout <ms>', 'deadline of one Prometheus request, connection to last byte', integer('--prometheus-timeout'), 5000)
     .option('--host <addr>', 'listen address', '127.0.0.1')
     .option('--port <n>', 'HTTPS port (0 = free)', integer('--port'), 6443)
@@ -99,6 +107,13 @@ export function adapterCommand(): Command {
       const prometheus: AdapterOptions['prometheus'] = { url: f.prometheus, timeoutMs: f.prometheusTimeout };
       if (f.prometheusBearerTokenFile) prometheus.bearerTokenFile = f.prometheusBearerTokenFile;
       if (f.prometheusCaFile) prometheus.caFile = f.prometheusCaFile;
+      if (f.prometheusHeader?.length) prometheus.headers = Object.fromEntries(f.prometheusHeader.map((h) => parseHeaderFlag(h, '--prometheus-header')));
+      if (f.prometheusHeaderFile?.length) prometheus.headerFiles = Object.fromEntries(f.prometheusHeaderFile.map((h) => parseHeaderFlag(h, '--prometheus-header-file')));
+      if (f.prometheusCertFile || f.prometheusKeyFile) {
+        if (!f.prometheusCertFile || !f.prometheusKeyFile) fail('--prometheus-cert-file and --prometheus-key-file go together');
+        prometheus.certFile = f.prometheusCertFile;
+        prometheus.keyFile = f.prometheusKeyFile;
+      }
       if (f.prometheusBasicAuthFile) prometheus.basicAuthFile = f.prometheusBasicAuthFile;
       else if (process.env.BATON_PROMETHEUS_BASIC_AUTH) prometheus.basicAuth = parseBasicAuth(process.env.BATON_PROMETHEUS_BASIC_AUTH, '$BATON_PROMETHEUS_BASIC_AUTH');
       else if (f.prometheusBasicAuth) {

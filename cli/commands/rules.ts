@@ -1,7 +1,7 @@
 // `baton rules check FILES [--prometheus URL]`.
 import { Command } from 'commander';
 import { checkRules, formatCheckReport } from '../../rules/check.js';
-import type { PrometheusClientOptions } from '../../rules/prometheus.js';
+import { parseHeaderFlag, type PrometheusClientOptions } from '../../rules/prometheus.js';
 
 export function rulesCommand(): Command {
   const rules = new Command('rules').description('work with Baton rule files');
@@ -15,15 +15,17 @@ export function rulesCommand(): Command {
     .option('--ca-file <file>', 'PEM CA bundle that signed the Prometheus server certificate')
     .option('--insecure-skip-verify', 'do not verify the Prometheus server certificate')
     .option('--timeout <ms>', 'query timeout in milliseconds', '5000')
+    .option('--header <NAME=VALUE>', 'extra header on every Prometheus request, repeatable (X-Scope-OrgID=team-a)', (v: string, acc: string[] = []) => [...acc, v])
     .option('--allow-empty', 'accept signals and guards that return no series (reported, not failed)')
     .option('--json', 'print the report as JSON')
-    .action(async (files: string[], o: { prometheus?: string; bearerTokenFile?: string; basicAuth?: string; caFile?: string; insecureSkipVerify?: boolean; timeout: string; json?: boolean; allowEmpty?: boolean }) => {
+    .action(async (files: string[], o: { prometheus?: string; bearerTokenFile?: string; basicAuth?: string; caFile?: string; insecureSkipVerify?: boolean; timeout: string; json?: boolean; allowEmpty?: boolean; header?: string[] }) => {
       let prometheus: PrometheusClientOptions | undefined;
       if (o.prometheus) {
         prometheus = { url: o.prometheus, timeoutMs: Number(o.timeout) };
         if (o.bearerTokenFile) prometheus.bearerTokenFile = o.bearerTokenFile;
         if (o.caFile) prometheus.caFile = o.caFile;
         if (o.insecureSkipVerify) prometheus.insecureSkipVerify = true;
+        if (o.header?.length) prometheus.headers = Object.fromEntries(o.header.map((h) => parseHeaderFlag(h, '--header')));
         if (o.basicAuth) {
           const i = o.basicAuth.indexOf(':');
           if (i < 0) throw new Error('--basic-auth must be user:password');

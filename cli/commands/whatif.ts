@@ -2,7 +2,7 @@
 // GPU-hours it would have produced against what ran.
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { PrometheusClient, type PrometheusClientOptions } from '../../rules/prometheus.js';
+import { parseHeaderFlag, PrometheusClient, type PrometheusClientOptions } from '../../rules/prometheus.js';
 import { fetchHistory } from '../../whatif/history.js';
 import { actualSourceOf, runWhatIf, whatIfQueries } from '../../whatif/replay.js';
 import { buildReport, formatReport } from '../../whatif/report.js';
@@ -27,6 +27,7 @@ interface WhatIfFlags {
   insecureSkipVerify?: boolean;
   timeout: string;
   gpuCost?: string;
+  header?: string[];
   sloTtft?: number;
   sloTbt?: number;
 }
@@ -92,6 +93,7 @@ export function whatifCommand(): Command {
     .option('--ca-file <file>', 'PEM CA bundle that signed the Prometheus server certificate')
     .option('--insecure-skip-verify', 'do not verify the Prometheus server certificate')
     .option('--timeout <ms>', 'query timeout in milliseconds', '30000')
+    .option('--header <NAME=VALUE>', 'extra header on every Prometheus request, repeatable (X-Scope-OrgID=team-a)', (v: string, acc: string[] = []) => [...acc, v])
     .option('--gpu-cost <$|key=$,…>', "$ per GPU-hour: one number, or by pool name or GPU type (default: the simulator's price per GPU type)")
     .option('--slo-ttft <latency>', "TTFT SLO for the verdict (1.5, 800ms); default: the rule's ttft guard's slo", latency('--slo-ttft'))
     .option('--slo-tbt <latency>', "TBT SLO for the verdict (0.03, 30ms); default: the rule's tbt/itl guard's slo", latency('--slo-tbt'))
@@ -107,6 +109,7 @@ export function whatifCommand(): Command {
       if (f.bearerTokenFile) opts.bearerTokenFile = f.bearerTokenFile;
       if (f.caFile) opts.caFile = f.caFile;
       if (f.insecureSkipVerify) opts.insecureSkipVerify = true;
+      if (f.header?.length) opts.headers = Object.fromEntries(f.header.map((h) => parseHeaderFlag(h, '--header')));
       const client = new PrometheusClient(opts);
       try {
         const history = await fetchHistory(client.queryRange, whatIfQueries(rule, actual), fromS, toS, stepS);

@@ -3,11 +3,15 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import forge from 'node-forge';
-import { PrometheusClient, PrometheusError } from '../../rules/prometheus.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateCa, issueCert } from '../../adapter/certs.js';
+import { PrometheusClient, PrometheusError, parseHeaderFlag } from '../../rules/prometheus.js';
 
 type Handler = (req: IncomingMessage, body: string) => { status?: number; json?: unknown; delayMs?: number };
 
-async function serve(handler: Handler, tls?: { key: string; cert: string }): Promise<{ url: string; server: Server }> {
+async function serve(handler: Handler, tls?: { key: string; cert: string; ca?: string; requestCert?: boolean; rejectUnauthorized?: boolean }): Promise<{ url: string; server: Server }> {
   const listener = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -103,6 +107,55 @@ describe('rules: Prometheus HTTP API client', () => {
     const untrusted = new PrometheusClient({ url });
     await assert.rejects(untrusted.query('up'), (e: PrometheusError) => e.kind === 'network' && /self.signed|certificate/i.test(e.message));
     untrusted.close();
+  });
+
+  it('sends tenant headers (fixed, and read from a file on every request); refuses headers Baton sets itself', async () => {
+    const seen: Record<string, string | undefined>[] = [];
+    const { url, server } = await serve((req) => (seen.push({ org: req.headers['x-scope-orgid'] as string, tenant: req.headers['thanos-tenant'] as string, ct: req.headers['content-type'] }), { json: ok([]) }));
+    servers.push(server);
+    const dir = mkdtempSync(join(tmpdir(), 'baton-hdr-'));
+    try {
+      writeFileSync(join(dir, 'tenant'), 'team-a\n');
+      const c = new PrometheusClient({ url, headers: { 'X-Scope-OrgID': 'org-1', 'content-type': 'text/evil' }, headerFiles: { 'THANOS-TENANT': join(dir, 'tenant') } });
+      await c.query('up');
+      writeFileSync(join(dir, 'tenant'), 'team-b');
+      await c.query('up');
+      c.close();
+      assert.deepEqual(seen, [
+        { org: 'org-1', tenant: 'team-a', ct: 'application/x-www-form-urlencoded' },
+        { org: 'org-1', tenant: 'team-b', ct: 'application/x-www-form-urlencoded' },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.deepEqual(parseHeaderFlag('X-Scope-OrgID=a=b', '--prometheus-header'), ['X-Scope-OrgID', 'a=b']);
+    assert.throws(() => parseHeaderFlag('Authorization=Bearer x', '--prometheus-header'), /Authorization is set by Baton/);
+    assert.throws(() => parseHeaderFlag('bad header=1', '--prometheus-header'), /expected NAME=VALUE/);
+  });
+
+  it('presents a client certificate to a Prometheus that requires mutual TLS', async function () {
+    this.timeout(30_000);
+    const ca = generateCa({ cn: 'prom-ca' });
+    const serving = issueCert(ca, { cn: 'prometheus', ips: ['127.0.0.1'] });
+    const client = issueCert(ca, { cn: 'baton', client: true });
+    const { url, server } = await serve((req) => ({ json: ok([{ metric: { cn: String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN) }, value: [1, '1'] }]) }),
+      { key: serving.keyPem, cert: serving.certPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true } as never);
+    servers.push(server);
+    const dir = mkdtempSync(join(tmpdir(), 'baton-mtls-'));
+    try {
+      writeFileSync(join(dir, 'c.crt'), client.certPem);
+      writeFileSync(join(dir, 'c.key'), client.keyPem);
+      const withCert = new PrometheusClient({ url, ca: ca.certPem, certFile: join(dir, 'c.crt'), keyFile: join(dir, 'c.key') });
+      const r = await withCert.query('up');
+      assert.ok(r.kind === 'vector' && r.series[0]!.labels.cn === 'baton');
+      withCert.close();
+      const without = new PrometheusClient({ url, ca: ca.certPem });
+      await assert.rejects(without.query('up'), (e: PrometheusError) => e.kind === 'network');
+      without.close();
+      assert.throws(() => new PrometheusClient({ url, certFile: join(dir, 'c.crt') }), /certificate file and the key file together/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a deadline, not a socket-idle timeout: a server trickling bytes is cut off at the deadline', async () => {
