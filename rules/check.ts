@@ -2,7 +2,8 @@
 // show the shape of what came back, so a wrong selector is found before an HPA sees "no metrics".
 import { loadRuleFiles, ruleFilesOf } from './load.js';
 import { PrometheusClient, type PrometheusClientOptions, type QueryResult } from './prometheus.js';
-import { diagnoseEmpty, formatEmptyCause } from './diagnose.js';
+import { diagnoseEmpty, enginesWithSeries, formatEmptyCause, formatStale, staleSelectors } from './diagnose.js';
+import { ENGINE_METRICS } from './presets.js';
 import { readPerPool, readSingle, type Reading } from './results.js';
 import { formatRuleError, queryFamiliesOf, type QuerySpec, type RuleError, type ServiceRule } from './types.js';
 
@@ -13,7 +14,7 @@ export type ResultShape =
   | { kind: 'matrix'; series: number }
   | { kind: 'string'; value: string };
 
-export type QueryStatus = 'ok' | 'idle' | 'empty' | 'unusable' | 'error';
+export type QueryStatus = 'ok' | 'idle' | 'empty' | 'stale' | 'unusable' | 'error';
 
 export interface QueryCheck {
   service: string;
@@ -47,6 +48,8 @@ export interface CheckOptions {
   prometheus?: PrometheusClientOptions;
   /** Accept empty signals and guards (a service not deployed yet, a guard with no traffic). Default: they fail. */
   allowEmpty?: boolean;
+  /** The scrape interval of the engines' targets (s): a series with no sample in twice this is stale. Default 30. */
+  scrapeIntervalS?: number;
 }
 
 export async function checkRules(files: readonly string[], opts: CheckOptions = {}): Promise<CheckReport> {
@@ -84,7 +87,11 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
           const result = await client.query(f.spec.promql);
           check.shape = shapeOf(result);
           const reading = readingOf(s, f.name, f.spec, result, replicas);
-          if (reading.ok) {
+          const stale = result.kind === 'vector' && result.series.length > 0 ? await staleSelectors(client.query, f.spec.promql, 2 * (opts.scrapeIntervalS ?? 30)) : [];
+          if (stale.length) {
+            check.status = 'stale';
+            check.verdict = `stale series: ${stale.map(formatStale).join('; ')}`;
+          } else if (reading.ok) {
             check.status = 'ok';
             check.verdict = `usable: ${fmt(reading.value)}${reading.perPool ? ` (${Object.entries(reading.perPool).map(([k, v]) => `${k}=${fmt(v)}`).join(', ')})` : ''}`;
             if (f.name === 'replicas' && reading.perPool) replicas = { ...replicas, ...reading.perPool };
@@ -94,6 +101,13 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
               ? 'empty: the guard reads as idle at every evaluation, so it never fires'
               : `unusable (empty): ${reading.problem}; the service holds`;
             check.diagnosis = formatEmptyCause(await diagnoseEmpty(client.query, f.spec.promql));
+            if (f.name === 'decodeTps' && s.selects) {
+              const found = (await enginesWithSeries(client.query, s.selects.match, Object.fromEntries(Object.entries(ENGINE_METRICS).map(([e, m]) => [e, m.generationTokens]))))
+                .filter((x) => x.engine !== s.engine && !(s.engine?.startsWith('vllm') && x.engine.startsWith('vllm')));
+              const byMetric = new Map<string, string[]>();
+              for (const x of found) byMetric.set(x.metric, [...(byMetric.get(x.metric) ?? []), x.engine]);
+              if (found.length) check.diagnosis += `; these labels have ${[...byMetric].map(([m, e]) => `${m} (engine: ${e.join(' or ')})`).join(', ')}: the rule's engine preset may be the wrong one`;
+            }
           } else if (reading.kind === 'nan' && f.name.startsWith('guard:')) {
             check.status = 'idle';
             check.verdict = 'NaN: no request finished in the window; the guard reads as idle until traffic arrives';
@@ -117,7 +131,7 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
 }
 
 function failed(q: QueryCheck, allowEmpty: boolean): boolean {
-  return q.status === 'error' || q.status === 'unusable' || (q.status === 'empty' && !allowEmpty);
+  return q.status === 'error' || q.status === 'unusable' || q.status === 'stale' || (q.status === 'empty' && !allowEmpty);
 }
 
 export function shapeOf(r: QueryResult): ResultShape {
@@ -194,5 +208,6 @@ function summaryOf(r: CheckReport): string {
   if (count('error')) parts.push(`${count('error')} query error(s)`);
   if (count('empty') && !r.allowEmpty) parts.push(`${count('empty')} empty signal/guard quer${count('empty') === 1 ? 'y' : 'ies'} (--allow-empty accepts them)`);
   if (count('unusable')) parts.push(`${count('unusable')} unusable result(s)`);
+  if (count('stale')) parts.push(`${count('stale')} quer${count('stale') === 1 ? 'y' : 'ies'} reading stale series`);
   return `FAILED: ${parts.join(', ')}`;
 }

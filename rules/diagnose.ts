@@ -135,3 +135,45 @@ export function formatEmptyCause(c: EmptyCause): string {
       return `all ${c.selectors} selector(s) have series: the expression empties them (label matching across an operator, a comparison filter, or a rate window with fewer than two samples)`;
   }
 }
+
+export interface StaleSelector {
+  selector: string;
+  total: number;
+  stale: number;
+  maxAgeS: number;
+}
+
+/**
+ * Series a query reads that have no sample newer than `maxAgeS` (twice the scrape interval) though Prometheus still
+ * returns them (inside its 5 m lookback): a target gone without staleness markers, or samples with old timestamps.
+ * Their last values stay in every sum() and froze other autoscalers' scale-down.
+ */
+export async function staleSelectors(query: InstantQueryFn, promql: string, maxAgeS: number): Promise<StaleSelector[]> {
+  const out: StaleSelector[] = [];
+  for (const s of selectorsOf(promql)) {
+    const total = await seriesCount(query, s.text);
+    if (total === 0) continue;
+    const stale = await seriesCount(query, `time() - timestamp(${s.text}) > ${maxAgeS}`);
+    if (stale > 0) out.push({ selector: s.text, total, stale, maxAgeS });
+  }
+  return out;
+}
+
+export function formatStale(s: StaleSelector): string {
+  return `${s.stale} of ${s.total} series of ${s.selector} have no sample newer than ${s.maxAgeS} s (stale: Prometheus still returns their last value for up to 5 m, so a sum() over them does not fall)`;
+}
+
+/** Engines whose decode-token series exist for `match` (a rule on the wrong preset finds nothing). */
+export async function enginesWithSeries(query: InstantQueryFn, match: Record<string, string>, metrics: Record<string, string>): Promise<{ engine: string; metric: string }[]> {
+  const labels = Object.entries(match).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',');
+  const out: { engine: string; metric: string }[] = [];
+  for (const [engine, metric] of Object.entries(metrics)) {
+    for (const name of new Set([metric, metric.replace(/:/g, '_')])) {
+      if ((await seriesCount(query, `${name}{${labels}}`)) > 0) {
+        out.push({ engine, metric: name });
+        break;
+      }
+    }
+  }
+  return out;
+}

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { checkRules, formatCheckReport } from '../../rules/check.js';
 import { diagnoseEmpty, formatEmptyCause, selectorsOf } from '../../rules/diagnose.js';
 import { PrometheusClient } from '../../rules/prometheus.js';
+import { until } from '../adapter/harness.js';
 import { startTsdb, type RunningTsdb } from '../support/prometheus.js';
 import { FakeVllmExporter } from '../support/vllm-exporter.js';
 
@@ -118,4 +119,32 @@ describe('rules check --prometheus: diagnoses on a real Prometheus', function ()
     const expr = await diagnoseEmpty(client.query, 'sum(rate(vllm:generation_tokens_total[5s])) > 1e12');
     assert.equal(expr.kind, 'expression');
   });
+
+  it("suggests the engine preset whose series exist when the rule's preset finds none", async () => {
+    const file = join(dir, 'wrong-engine.yaml');
+    writeFileSync(file, rule('service-a', '      - {name: tbt_p99, slo: 0.05, tiers: [{above: 1.0, scaleOut: 0.1}]}\n').replace('engine: vllm', 'engine: sglang'));
+    const report = await checkRules([file], { prometheus: { url: tsdb.url } });
+    const d = report.queries.find((x) => x.name === 'decodeTps')!;
+    assert.equal(d.status, 'empty');
+    assert.match(d.diagnosis!, /metric sglang:generation_tokens_total has no series/);
+    assert.match(d.diagnosis!, /these labels have vllm:generation_tokens_total \(engine: vllm or vllm-v0\): the rule's engine preset may be the wrong one/);
+  });
+
+  it('flags series that Prometheus still returns but that have no new sample (stale): a sum() over them would not fall', async () => {
+    // A series with an explicit, old timestamp: ingested once, never updated, no staleness marker.
+    exporter.extraText = `vllm:generation_tokens_total{service="service-a",pool="decode-h100",model_name="llama-3-8b"} 12345 ${Date.now() - 30_000}\n`;
+    const file = join(dir, 'stale.yaml');
+    writeFileSync(file, rule('service-a', '      - {name: tbt_p99, slo: 0.05, tiers: [{above: 1.0, scaleOut: 0.1}]}\n'));
+    const report = await until('the frozen series in Prometheus', async () => {
+      const r = await checkRules([file], { prometheus: { url: tsdb.url }, scrapeIntervalS: 2 });
+      return r.queries.find((x) => x.name === 'decodeTps')!.status === 'stale' ? r : undefined;
+    }, 20_000);
+    const d = report.queries.find((x) => x.name === 'decodeTps')!;
+    assert.match(d.verdict!, /stale series: 1 of 2 series of vllm:generation_tokens_total\{service="service-a",pool=~"decode-h200\|decode-h100"\} have no sample newer than 4 s/);
+    assert.equal(report.ok, false);
+    assert.match(formatCheckReport(report), /FAILED: 1 query reading stale series/);
+    // With a live series only, the same check passes.
+    exporter.extraText = '';
+  });
 });
+
