@@ -3,7 +3,7 @@
 import { loadRuleFiles, ruleFilesOf } from './load.js';
 import { PrometheusClient, type PrometheusClientOptions, type QueryResult } from './prometheus.js';
 import { diagnoseEmpty, enginesWithSeries, formatEmptyCause, formatStale, staleSelectors } from './diagnose.js';
-import { ENGINE_METRICS } from './presets.js';
+import { ENGINE_METRICS, metricSpellings, type EngineName } from './presets.js';
 import { readPerPool, readSingle, type Reading } from './results.js';
 import { formatRuleError, queryFamiliesOf, type QuerySpec, type RuleError, type ServiceRule } from './types.js';
 
@@ -102,7 +102,7 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
               : `unusable (empty): ${reading.problem}; the service holds`;
             check.diagnosis = formatEmptyCause(await diagnoseEmpty(client.query, f.spec.promql));
             if (f.name === 'decodeTps' && s.selects) {
-              const found = (await enginesWithSeries(client.query, s.selects.match, Object.fromEntries(Object.entries(ENGINE_METRICS).map(([e, m]) => [e, m.generationTokens]))))
+              const found = (await enginesWithSeries(client.query, s.selects.match, Object.fromEntries(Object.entries(ENGINE_METRICS).map(([e, m]) => [e, metricSpellings(e as EngineName, m.generationTokens)]))))
                 .filter((x) => x.engine !== s.engine && !(s.engine?.startsWith('vllm') && x.engine.startsWith('vllm')));
               const byMetric = new Map<string, string[]>();
               for (const x of found) byMetric.set(x.metric, [...(byMetric.get(x.metric) ?? []), x.engine]);

@@ -92,7 +92,7 @@ export async function diagnoseEmpty(query: InstantQueryFn, promql: string): Prom
     const nameMatchers = s.metric ? [] : s.matchers.filter((m) => m.label === '__name__');
     const rest = s.metric ? s.matchers : s.matchers.filter((m) => m.label !== '__name__');
     const base = s.metric || selectorText('', nameMatchers);
-    const metricName = s.metric || nameMatchers.map((m) => m.value).join('|');
+    const metricName = s.metric || nameMatchers.map((m) => (m.op === '=~' ? `${m.value} (regex)` : m.value)).join(', ');
     if ((await seriesCount(query, base)) === 0) {
       const cause: EmptyCause = { kind: 'metric-missing', selector: s.text, metric: metricName };
       // Prometheus stores `sglang:x` as `sglang_x` when a scrape negotiates underscore escaping.
@@ -164,11 +164,11 @@ export function formatStale(s: StaleSelector): string {
 }
 
 /** Engines whose decode-token series exist for `match` (a rule on the wrong preset finds nothing). */
-export async function enginesWithSeries(query: InstantQueryFn, match: Record<string, string>, metrics: Record<string, string>): Promise<{ engine: string; metric: string }[]> {
+export async function enginesWithSeries(query: InstantQueryFn, match: Record<string, string>, metrics: Record<string, string[]>): Promise<{ engine: string; metric: string }[]> {
   const labels = Object.entries(match).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',');
   const out: { engine: string; metric: string }[] = [];
-  for (const [engine, metric] of Object.entries(metrics)) {
-    for (const name of new Set([metric, metric.replace(/:/g, '_')])) {
+  for (const [engine, names] of Object.entries(metrics)) {
+    for (const name of new Set([...names, ...names.map((n) => n.replace(/:/g, '_'))])) {
       if ((await seriesCount(query, `${name}{${labels}}`)) > 0) {
         out.push({ engine, metric: name });
         break;

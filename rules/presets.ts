@@ -5,6 +5,12 @@ import type { QuerySpec } from './types.js';
 export type EngineName = 'vllm' | 'vllm-v0' | 'sglang' | 'trtllm';
 
 interface EngineMetrics {
+  /**
+   * The engine's metric-name prefix and the other spelling the same metrics are seen under: SGLang's `sglang:` is stored
+   * as `sglang_` by some stacks (underscore-escaping scrapes), TensorRT-LLM's `trtllm_` appears as `trtllm:` in others.
+   * The preset's selectors match both (`{__name__=~"sglang[:_]…"}`); an engine without it matches its names exactly.
+   */
+  spellings?: { prefix: string; other: string };
   /** Counter of generated (decode) tokens: decode TPS = rate(). */
   generationTokens: string;
   /** Histogram (base name, `_bucket` is appended) of time between output tokens. */
@@ -26,11 +32,13 @@ export const ENGINE_METRICS: Readonly<Record<EngineName, EngineMetrics>> = {
     timeToFirstToken: 'vllm:time_to_first_token_seconds',
   },
   sglang: {
+    spellings: { prefix: 'sglang:', other: 'sglang_' },
     generationTokens: 'sglang:generation_tokens_total',
     interToken: 'sglang:inter_token_latency_seconds',
     timeToFirstToken: 'sglang:time_to_first_token_seconds',
   },
   trtllm: {
+    spellings: { prefix: 'trtllm_', other: 'trtllm:' },
     generationTokens: 'trtllm_generation_tokens_total',
     interToken: 'trtllm_time_per_output_token_seconds',
     timeToFirstToken: 'trtllm_time_to_first_token_seconds',
@@ -63,6 +71,22 @@ function selector(match: Record<string, string>, extra: string[] = []): string {
   return `{${[...parts, ...extra].join(',')}}`;
 }
 
+/** `name{…}`, or for an engine seen under two spellings `{__name__=~"sglang[:_]name_rest",…}`. */
+function series(engine: EngineName, name: string, match: Record<string, string>, extra: string[] = []): string {
+  const sp = ENGINE_METRICS[engine].spellings;
+  if (!sp || !name.startsWith(sp.prefix)) return `${name}${selector(match, extra)}`;
+  const rest = name.slice(sp.prefix.length);
+  const common = sp.prefix.slice(0, -1);
+  const seps = [sp.prefix.at(-1)!, sp.other.at(-1)!].sort().join('');
+  return selector({}, [`__name__=~${promqlString(`${escapeRegex(common)}[${seps}]${escapeRegex(rest)}`)}`, ...Object.entries(match).map(([k, v]) => `${k}=${promqlString(v)}`), ...extra]);
+}
+
+/** Every name an engine's metric is seen under (the preset's spelling first). */
+export function metricSpellings(engine: EngineName, name: string): string[] {
+  const sp = ENGINE_METRICS[engine].spellings;
+  return sp && name.startsWith(sp.prefix) ? [name, sp.other + name.slice(sp.prefix.length)] : [name];
+}
+
 function decodePools(ctx: PresetContext): string {
   return `${ctx.poolLabel}=~${promqlString(ctx.decodePoolValues.map(escapeRegex).join('|'))}`;
 }
@@ -75,10 +99,10 @@ function decodePools(ctx: PresetContext): string {
  */
 export function presetDecodeTps(ctx: PresetContext): QuerySpec {
   const m = ENGINE_METRICS[ctx.engine];
-  const series = `${m.generationTokens}${selector(ctx.match, [decodePools(ctx)])}`;
+  const tokens = series(ctx.engine, m.generationTokens, ctx.match, [decodePools(ctx)]);
   return {
-    promql: `sum by (${ctx.poolLabel}) (rate(${series}[${ctx.window}]))` +
-      ` unless on() (count(up${selector(ctx.match)} == 0 and on(instance) rate(${series}[${ctx.window}])) > 0)`,
+    promql: `sum by (${ctx.poolLabel}) (rate(${tokens}[${ctx.window}]))` +
+      ` unless on() (count(up${selector(ctx.match)} == 0 and on(instance) rate(${tokens}[${ctx.window}])) > 0)`,
     by: ctx.poolLabel,
   };
 }
@@ -99,6 +123,6 @@ export function presetGuardPromql(ctx: PresetContext, guardName: string): string
   const m = ENGINE_METRICS[ctx.engine];
   const isTtft = g[1] === 'ttft';
   const histogram = isTtft ? m.timeToFirstToken : m.interToken;
-  const sel = isTtft ? selector(ctx.match) : selector(ctx.match, [decodePools(ctx)]);
-  return `histogram_quantile(${q}, sum by (le) (rate(${histogram}_bucket${sel}[${ctx.window}])))`;
+  const buckets = series(ctx.engine, `${histogram}_bucket`, ctx.match, isTtft ? [] : [decodePools(ctx)]);
+  return `histogram_quantile(${q}, sum by (le) (rate(${buckets}[${ctx.window}])))`;
 }

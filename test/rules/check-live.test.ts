@@ -126,8 +126,20 @@ describe('rules check --prometheus: diagnoses on a real Prometheus', function ()
     const report = await checkRules([file], { prometheus: { url: tsdb.url } });
     const d = report.queries.find((x) => x.name === 'decodeTps')!;
     assert.equal(d.status, 'empty');
-    assert.match(d.diagnosis!, /metric sglang:generation_tokens_total has no series/);
+    assert.match(d.diagnosis!, /metric sglang\[:_\]generation_tokens_total \(regex\) has no series/);
     assert.match(d.diagnosis!, /these labels have vllm:generation_tokens_total \(engine: vllm or vllm-v0\): the rule's engine preset may be the wrong one/);
+  });
+
+  it('an SGLang preset reads the series under either spelling (sglang: or sglang_)', async () => {
+    exporter.extraText = 'sglang_generation_tokens_total{service="sglang-svc",pool="decode-h200"} 42\n';
+    const file = join(dir, 'sglang.yaml');
+    writeFileSync(file, rule('sglang-svc', '      - {name: tbt_p99, slo: 0.05, tiers: [{above: 1.0, scaleOut: 0.1}]}\n').replace('engine: vllm', 'engine: sglang'));
+    const report = await until('the underscore-spelled series in Prometheus', async () => {
+      const r = await checkRules([file], { prometheus: { url: tsdb.url }, allowEmpty: true });
+      return r.queries.find((x) => x.name === 'decodeTps')!.status === 'ok' ? r : undefined;
+    }, 20_000);
+    assert.match(report.queries.find((x) => x.name === 'decodeTps')!.verdict!, /usable: 0 \(decode-h200=0, decode-h100=0\)/);
+    exporter.extraText = '';
   });
 
   it('flags series that Prometheus still returns but that have no new sample (stale): a sum() over them would not fall', async () => {

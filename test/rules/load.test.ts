@@ -67,8 +67,9 @@ describe('rules: loading and validation', () => {
     assert.match(s.guards[0]!.query.promql, /^histogram_quantile\(0\.99, sum by \(le\) \(rate\(vllm:inter_token_latency_seconds_bucket\{service="chat",pool=~/);
     assert.match(s.guards[1]!.query.promql, /histogram_quantile\(0\.9, .*vllm:time_to_first_token_seconds_bucket\{service="chat"\}\[30s\]/);
     assert.match(loadRuleText(text('vllm-v0'), 'f').services[0]!.guards[0]!.query.promql, /vllm:time_per_output_token_seconds_bucket/);
-    assert.match(loadRuleText(text('sglang'), 'f').services[0]!.decodeTps.promql, /sglang:generation_tokens_total/);
-    assert.match(loadRuleText(text('trtllm'), 'f').services[0]!.guards[0]!.query.promql, /trtllm_time_per_output_token_seconds_bucket/);
+    // SGLang and TensorRT-LLM are seen under two spellings (sglang: / sglang_, trtllm_ / trtllm:): the preset matches both.
+    assert.match(loadRuleText(text('sglang'), 'f').services[0]!.decodeTps.promql, /rate\(\{__name__=~"sglang\[:_\]generation_tokens_total",service="chat",pool=~"d-h200\|d\\\\\.h100"\}\[30s\]\)/);
+    assert.match(loadRuleText(text('trtllm'), 'f').services[0]!.guards[0]!.query.promql, /\{__name__=~"trtllm\[:_\]time_per_output_token_seconds_bucket",service="chat",pool=~/);
   });
 
   it('names file, line, column and field path for an unknown field', () => {
