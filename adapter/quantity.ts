@@ -46,3 +46,11 @@ export function formatQuantity(value: number): string {
   }
   return units.toString();
 }
+
+const PARSE_SUFFIX: Record<string, number> = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+
+/** A Quantity string as a number ("3", "2500m", "1.5k"); undefined when it is not one. */
+export function parseQuantity(q: string): number | undefined {
+  const m = /^([+-]?\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti)?$/.exec(q.trim());
+  return m ? Number(m[1]) * (m[2] ? PARSE_SUFFIX[m[2]]! : 1) : undefined;
+}

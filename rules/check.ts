@@ -2,8 +2,7 @@
 // show the shape of what came back, so a wrong selector is found before an HPA sees "no metrics".
 import { loadRuleFiles, ruleFilesOf } from './load.js';
 import { PrometheusClient, type PrometheusClientOptions, type QueryResult } from './prometheus.js';
-import { diagnoseEmpty, enginesWithSeries, formatEmptyCause, formatStale, staleSelectors } from './diagnose.js';
-import { ENGINE_METRICS, metricSpellings, type EngineName } from './presets.js';
+import { diagnoseEmpty, formatEmptyCause, formatStale, otherEngineHint, staleSelectors } from './diagnose.js';
 import { readPerPool, readSingle, type Reading } from './results.js';
 import { formatRuleError, queryFamiliesOf, type QuerySpec, type RuleError, type ServiceRule } from './types.js';
 
@@ -101,13 +100,8 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
               ? 'empty: the guard reads as idle at every evaluation, so it never fires'
               : `unusable (empty): ${reading.problem}; the service holds`;
             check.diagnosis = formatEmptyCause(await diagnoseEmpty(client.query, f.spec.promql));
-            if (f.name === 'decodeTps' && s.selects) {
-              const found = (await enginesWithSeries(client.query, s.selects.match, Object.fromEntries(Object.entries(ENGINE_METRICS).map(([e, m]) => [e, metricSpellings(e as EngineName, m.generationTokens)]))))
-                .filter((x) => x.engine !== s.engine && !(s.engine?.startsWith('vllm') && x.engine.startsWith('vllm')));
-              const byMetric = new Map<string, string[]>();
-              for (const x of found) byMetric.set(x.metric, [...(byMetric.get(x.metric) ?? []), x.engine]);
-              if (found.length) check.diagnosis += `; these labels have ${[...byMetric].map(([m, e]) => `${m} (engine: ${e.join(' or ')})`).join(', ')}: the rule's engine preset may be the wrong one`;
-            }
+            const hint = f.name === 'decodeTps' && s.selects ? await otherEngineHint(client.query, s.engine, s.selects.match) : undefined;
+            if (hint) check.diagnosis += `; ${hint}`;
           } else if (reading.kind === 'nan' && f.name.startsWith('guard:')) {
             check.status = 'idle';
             check.verdict = 'NaN: no request finished in the window; the guard reads as idle until traffic arrives';

@@ -5,6 +5,8 @@
 import type { SyntaxNode } from '@lezer/common';
 import { parser } from '@prometheus-io/lezer-promql';
 import type { QueryResult } from './prometheus.js';
+import { ENGINE_METRICS, metricSpellings, type EngineName } from './presets.js';
+import { unquoteLiteral } from './promql-types.js';
 
 export type InstantQueryFn = (promql: string) => Promise<QueryResult>;
 
@@ -41,7 +43,7 @@ export function selectorsOf(promql: string): SelectorPart[] {
         const op = m.getChild('MatchOp');
         const value = m.getChild('StringLiteral');
         if (!label || !op || !value) continue;
-        matchers.push({ label: text(label).replace(/^"|"$/g, ''), op: text(op), value: unquote(text(value)), text: text(m) });
+        matchers.push({ label: text(label).replace(/^"|"$/g, ''), op: text(op), value: unquoteLiteral(text(value)), text: text(m) });
       }
       out.push({ text: t, metric: metric ? text(metric) : '', matchers });
       return;
@@ -54,15 +56,6 @@ export function selectorsOf(promql: string): SelectorPart[] {
   };
   visit(tree.topNode);
   return out;
-}
-
-function unquote(s: string): string {
-  if (s.startsWith('`')) return s.slice(1, -1);
-  try {
-    return JSON.parse(s.startsWith("'") ? `"${s.slice(1, -1).replace(/"/g, '\\"')}"` : s) as string;
-  } catch {
-    return s.slice(1, -1);
-  }
 }
 
 function selectorText(metric: string, matchers: readonly SelectorPart['matchers'][number][]): string {
@@ -163,17 +156,22 @@ export function formatStale(s: StaleSelector): string {
   return `${s.stale} of ${s.total} series of ${s.selector} have no sample newer than ${s.maxAgeS} s (stale: Prometheus still returns their last value for up to 5 m, so a sum() over them does not fall)`;
 }
 
-/** Engines whose decode-token series exist for `match` (a rule on the wrong preset finds nothing). */
-export async function enginesWithSeries(query: InstantQueryFn, match: Record<string, string>, metrics: Record<string, string[]>): Promise<{ engine: string; metric: string }[]> {
+/**
+ * When a rule's engine preset finds nothing: the other engines whose decode-token counter exists for the same `match`
+ * labels (every spelling), as a hint, or undefined. vLLM v0 and v1 share the counter and count as one engine family.
+ */
+export async function otherEngineHint(query: InstantQueryFn, engine: string | undefined, match: Record<string, string>): Promise<string | undefined> {
   const labels = Object.entries(match).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',');
-  const out: { engine: string; metric: string }[] = [];
-  for (const [engine, names] of Object.entries(metrics)) {
-    for (const name of new Set([...names, ...names.map((n) => n.replace(/:/g, '_'))])) {
-      if ((await seriesCount(query, `${name}{${labels}}`)) > 0) {
-        out.push({ engine, metric: name });
-        break;
-      }
+  const byMetric = new Map<string, string[]>();
+  for (const [other, m] of Object.entries(ENGINE_METRICS)) {
+    if (other === engine || (engine?.startsWith('vllm') && other.startsWith('vllm'))) continue;
+    const spellings = metricSpellings(other as EngineName, m.generationTokens);
+    for (const name of new Set([...spellings, ...spellings.map((n) => n.replace(/:/g, '_'))])) {
+      if ((await seriesCount(query, `${name}{${labels}}`)) === 0) continue;
+      byMetric.set(name, [...(byMetric.get(name) ?? []), other]);
+      break;
     }
   }
-  return out;
+  if (byMetric.size === 0) return undefined;
+  return `these labels have ${[...byMetric].map(([m, e]) => `${m} (engine: ${e.join(' or ')})`).join(', ')}: the rule's engine preset may be the wrong one`;
 }

@@ -212,7 +212,8 @@ export function promqlTypeError(query: string): PromqlTypeError | undefined {
 // Regular-expression syntax Go's RE2 refuses but JavaScript accepts: look-around and backreferences.
 const RE2_UNSUPPORTED = /\(\?<?[=!]|\\[1-9]/;
 
-function unquoteLiteral(s: string): string {
+/** The value of a PromQL string literal ("…", '…' or `…`), escapes resolved. */
+export function unquoteLiteral(s: string): string {
   if (s.startsWith('`')) return s.slice(1, -1);
   try {
     return JSON.parse(s.startsWith("'") ? `"${s.slice(1, -1).replace(/\\'/g, "'").replace(/"/g, '\\"')}"` : s) as string;

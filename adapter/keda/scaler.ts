@@ -76,13 +76,7 @@ function statusOf(e: unknown): { code: grpc.status; details: string } {
   return { code: grpc.status.INTERNAL, details: (e as Error).message ?? String(e) };
 }
 
-function loadService(): grpc.ServiceDefinition {
-  const def = protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, defaults: true });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { externalscaler: { ExternalScaler: grpc.ServiceClientConstructor } };
-  return pkg.externalscaler.ExternalScaler.service;
-}
-
-/** The client constructor for the same contract (tests, and a check that the .proto loads). */
+/** The ExternalScaler service of the .proto: its client constructor (tests; `.service` is what the server adds). */
 export function externalScalerClient(): grpc.ServiceClientConstructor {
   const def = protoLoader.loadSync(PROTO, { keepCase: true, longs: Number, defaults: true });
   return (grpc.loadPackageDefinition(def) as unknown as { externalscaler: { ExternalScaler: grpc.ServiceClientConstructor } }).externalscaler.ExternalScaler;
@@ -202,7 +196,7 @@ export async function startKedaScaler(o: KedaScalerOptions): Promise<RunningKeda
 
   if (!o.clientCa) o.log?.('KEDA external scaler: no client CA: any client that reaches the port may read (development only)');
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
-  server.addService(loadService(), handlers);
+  server.addService(externalScalerClient().service, handlers);
   const host = o.host ?? '127.0.0.1';
   const creds = credentialsOf(o);
   const port = await new Promise<number>((res, rej) => server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${o.port}`, creds, (err, p) => (err ? rej(err) : res(p))));

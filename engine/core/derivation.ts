@@ -25,8 +25,6 @@ const STEP_OF: Partial<Record<Reason['code'], string>> = {
   'clamp-max': 'bounds',
   ratio: 'bounds',
   'pool-fallback': 'split',
-  'guard-error': 'guard',
-  'guard-missing': 'guard',
 };
 
 export function deriveDecision(cfg: ServicePolicyConfig, d: Decision): DerivationStep[] {
@@ -43,16 +41,16 @@ export function deriveDecision(cfg: ServicePolicyConfig, d: Decision): Derivatio
 
   for (const r of d.reasons.filter((x) => x.code === 'guard')) out.push({ step: 'guard', text: r.message });
   if (d.guardBaseUnits !== undefined && d.guardedUnits !== undefined) {
-    const pct = d.guardBaseUnits > 0 ? Math.round((d.guardedUnits / d.guardBaseUnits - 1) * 100) : 0;
+    // The step before the ceiling (its reason follows on its own line).
     const ceiling = d.reasons.find((r) => r.code === 'guard-ceiling');
     const raw = ceiling ? Number(ceiling.detail.guarded) : d.guardedUnits;
-    const grown = d.guardBaseUnits > 0 ? Math.round((raw / d.guardBaseUnits - 1) * 100) : pct;
+    const grown = d.guardBaseUnits > 0 ? Math.round((raw / d.guardBaseUnits - 1) * 100) : 0;
     out.push({ step: 'guard', text: `guard step: ${round3(d.guardBaseUnits)} units (held level, no more than Ready serves) × (1 + ${grown} %) = ${round3(raw)} units`, units: round3(raw) });
   }
   const reasonsOf = (steps: string[]) => {
     for (const r of d.reasons) {
       const step = STEP_OF[r.code];
-      if (step && steps.includes(step) && r.code !== 'guard-error' && r.code !== 'guard-missing') out.push({ step, text: r.message });
+      if (step && steps.includes(step)) out.push({ step, text: r.message });
     }
   };
   reasonsOf(['ceiling']);

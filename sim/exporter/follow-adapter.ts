@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import type { SimPool } from '../fleet/fleet.js';
 import type { ControlInput, ControlOutput, SimPolicy } from '../policy.js';
+import { parseQuantity } from '../../adapter/quantity.js';
 import type { ServiceRule } from '../../rules/types.js';
 
 export interface FollowAdapterOptions {
@@ -24,14 +25,6 @@ export interface FollowAdapterOptions {
 }
 
 const MAX_BODY = 1024 * 1024;
-
-/** A Kubernetes quantity as the adapter writes it: "3", "2500m", "1.5k". */
-export function parseQuantity(q: string): number | undefined {
-  const m = /^([+-]?\d+(?:\.\d+)?)(m|k|M|G|T|Ki|Mi|Gi)?$/.exec(q.trim());
-  if (!m) return undefined;
-  const mult: Record<string, number> = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
-  return Number(m[1]) * (m[2] ? mult[m[2]]! : 1);
-}
 
 export class AdapterFollower implements SimPolicy {
   readonly name = 'follow-adapter';
@@ -118,9 +111,7 @@ export class AdapterFollower implements SimPolicy {
     return new Promise((resolve, reject) => {
       // A deadline for the whole exchange, not only an idle socket: a trickling answer cannot hold the loop.
       const deadline = setTimeout(() => req.destroy(new Error(`no answer from ${this.o.url} within ${deadlineMs} ms`)), deadlineMs);
-      const done = <T>(f: (v: T) => void) => (v: T) => { clearTimeout(deadline); f(v); };
-      resolve = done(resolve);
-      reject = done(reject);
+      const fail = (e: Error): void => { clearTimeout(deadline); reject(e); };
       const req = https.request({ host: u.hostname, port: u.port || 443, path: this.path, method: 'GET', agent: this.agent, headers: { accept: 'application/json' } }, (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -128,10 +119,14 @@ export class AdapterFollower implements SimPolicy {
           body += c;
           if (body.length > MAX_BODY) req.destroy(new Error(`answer over ${MAX_BODY} bytes`));
         });
-        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`adapter answered ${res.statusCode}: ${body.slice(0, 200)}`))));
-        res.on('error', reject);
+        res.on('end', () => {
+          clearTimeout(deadline);
+          if (res.statusCode === 200) resolve(body);
+          else reject(new Error(`adapter answered ${res.statusCode}: ${body.slice(0, 200)}`));
+        });
+        res.on('error', fail);
       });
-      req.on('error', reject);
+      req.on('error', fail);
       req.end();
     });
   }
