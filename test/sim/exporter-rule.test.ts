@@ -5,6 +5,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadRuleText } from '../../rules/load.js';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { generateCa, issueCert } from '../../adapter/certs.js';
 import { parseQuantity } from '../../adapter/quantity.js';
 import { AdapterFollower } from '../../sim/exporter/follow-adapter.js';
 import { startExporterScenario } from '../../sim/exporter/index.js';
@@ -100,4 +103,34 @@ describe('simulate --serve-metrics --rules', function () {
     f.stop();
     assert.throws(() => new AdapterFollower(rule, { url: 'http://127.0.0.1:1' }), /must be an https:\/\/ URL/);
   });
+
+  it('a broken adapter (huge answer, no answer, garbage) never moves the fleet: the follower keeps its replicas and says why', async () => {
+    const ca = generateCa({ cn: 'follow-ca' });
+    const serving = issueCert(ca, { cn: 'adapter', ips: ['127.0.0.1'] });
+    let mode: 'huge' | 'hang' | 'garbage' = 'huge';
+    const server = createHttpsServer({ key: serving.keyPem, cert: serving.certPem }, (_req, res) => {
+      if (mode === 'hang') return; // never answers
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(mode === 'huge' ? `{"items":[${'{"metricLabels":{"pool":"coder-decode"},"value":"99"},'.repeat(30_000)}{}]}` : 'not json');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const rule = ruleOf(RULE('sglang'));
+    const pool = (name: string, role: 'prefill' | 'decode'): SimPool => ({ name, role, gpuType: 'H100', gpusPerInstance: 1, maxInstances: 8, units: 1 });
+    const input = { now: 0, signals: {} as never, pools: [{ pool: pool('coder-prefill', 'prefill'), spec: 2, current: 2, ready: 2 }, { pool: pool('coder-decode', 'decode'), spec: 3, current: 3, ready: 3 }] };
+    try {
+      for (const [m, why] of [['huge', /answer over \d+ bytes/], ['hang', /no answer from .* within 300 ms/], ['garbage', /JSON/]] as const) {
+        mode = m;
+        const f = new AdapterFollower(rule, { url, insecure: true, timeoutMs: 300, pollMs: 60_000 });
+        await f.start();
+        f.stop();
+        assert.match(f.status().problem ?? '', why, m);
+        assert.deepEqual(f.control(input).replicas, { 'coder-prefill': 2, 'coder-decode': 3 }, `${m}: the fleet keeps its replicas`);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });
+
