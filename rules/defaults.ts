@@ -6,6 +6,8 @@ export const DEFAULT_QUERY_INTERVAL_S = 5;
 export const DEFAULT_MAX_STALENESS_S = 60;
 export const DEFAULT_POOL_LABEL = 'pool';
 export const DEFAULT_WINDOW = '1m';
+/** Idle time before a scale-to-zero service goes to zero (KEDA's ScaledObject cooldownPeriod default is 300 s too). */
+export const DEFAULT_IDLE_S = 300;
 export const DEFAULT_STABILITY: Readonly<StabilityConfig> = Object.freeze({
   scaleUpCooldownS: 30,
   scaleDownCooldownS: 300,

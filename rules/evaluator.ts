@@ -3,7 +3,8 @@
 // window until the next good evaluation. Unusable data never becomes a decision: the last good value is kept and ages.
 import { batched } from '../engine/core/batched.js';
 import { decide, noteSignalMissing } from '../engine/core/decide.js';
-import type { Decision, GuardReading, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
+import type { Decision, GuardReading, PolicyState, Role, ServiceObservation, ServicePolicyConfig } from '../engine/core/types.js';
+import { GUARD_ERROR } from '../engine/core/types.js';
 import type { Registry } from 'prom-client';
 import type { BatchTrace } from '../adapter/provider.js';
 import type { Batch } from './batch/plan.js';
@@ -398,7 +399,7 @@ export class Evaluator {
     const rule = st.rule;
     const nowMs = this.clock();
     const nowS = nowMs / 1000;
-    // Families in queryFamiliesOf's order: decodeTps, one per guard, then replicas.
+    // Families in queryFamiliesOf's order: decodeTps, one per guard, then replicas and wake when the rule has them.
     const families = queryFamiliesOf(rule);
     const traces: QueryTrace[] = new Array(families.length);
     let waiting: Promise<void>[] | undefined;
@@ -456,14 +457,21 @@ export class Evaluator {
     }
     for (let i = 0; i < rule.guards.length; i++) traces[guardsAt + i]!.active = cfg.guards.some((g) => g.name === rule.guards[i]!.name);
     const signalNotNeeded = cfg.periodic?.mode === 'only';
-    if (!signal.ok && !signalNotNeeded) {
+    // Scale to zero: without pods there is no decode TPS, so while Prometheus answers the wake signal the core decides
+    // (asleep, waking, or holding a level whose pods have not reported yet); only when that fails too is it an outage.
+    let wake: GuardReading | undefined;
+    if (rule.wake) wake = guardReadingOf(this.reading(rule, traces[families.length - 1]!, readSingle));
+    const decidesWithoutSignal = rule.wake !== undefined && wake !== GUARD_ERROR;
+    if (!signal.ok && !signalNotNeeded && !decidesWithoutSignal) {
       st.policy = noteSignalMissing(st.policy, nowS);
       return this.hold(st, `decode TPS unusable: ${signal.problem}`);
     }
 
     const guards: Record<string, GuardReading> = {};
     for (const g of cfg.guards) guards[g.name] = readings[g.name]!;
-    const decision = decide(cfg, { now: nowS, decodeTps: values.decodeTps, guards, replicas }, st.policy);
+    const observation: ServiceObservation = { now: nowS, decodeTps: values.decodeTps, guards, replicas };
+    if (rule.wake) observation.wake = wake;
+    const decision = decide(cfg, observation, st.policy);
     st.policy = decision.state;
     let published = publish(rule, decision);
     let extraReasons: ExtraReason[] | undefined;

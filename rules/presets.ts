@@ -107,6 +107,14 @@ export function presetDecodeTps(ctx: PresetContext): QuerySpec {
   };
 }
 
+/**
+ * The wake signal a preset offers for scale to zero, or undefined: engine metrics vanish with the engine's pods, so only
+ * presets whose series come from a router or frontend (which stays up at zero) have one.
+ */
+export function presetWakePromql(_ctx: PresetContext): string | undefined {
+  return undefined;
+}
+
 const GUARD_NAME = /^(tbt|itl|ttft)_p(\d{2,3})$/;
 
 /** Guard names a preset knows: tbt_pNN / itl_pNN (inter-token latency on decode pools), ttft_pNN. */

@@ -39,6 +39,8 @@ export interface RawService {
   stability?: { scaleUpCooldownS?: number; scaleDownCooldownS?: number; scaleInHysteresis?: number; scaleInDamping?: number; scaleInWindowS?: number; guardCeiling?: number };
   periodic?: { mode: 'floor' | 'only'; utcOffsetS?: number; entries: { from: string; prefill: number; decode: number }[]; when?: WhenCondition };
   replicas?: RawQuery;
+  /** Scale to and from zero: the wake signal (demand that exists without pods) and the idle window. */
+  wake?: { promql?: string; above?: number; idleSeconds?: number };
   metric?: { name?: string; labels?: Record<string, string> };
   maxStalenessSeconds?: number;
   queryIntervalSeconds?: number;

@@ -2,11 +2,11 @@
 // PromQL parsed. Errors carry the file position of the offending field.
 import { parseTimeOfDay } from '../engine/core/periodic.js';
 import {
-  DEFAULT_MAX_STALENESS_S, DEFAULT_METRIC_NAME, DEFAULT_POOL_LABEL, DEFAULT_QUERY_INTERVAL_S, DEFAULT_STABILITY, DEFAULT_WINDOW,
+  DEFAULT_IDLE_S, DEFAULT_MAX_STALENESS_S, DEFAULT_METRIC_NAME, DEFAULT_POOL_LABEL, DEFAULT_QUERY_INTERVAL_S, DEFAULT_STABILITY, DEFAULT_WINDOW,
   RESERVED_LABELS,
 } from './defaults.js';
 import { type PathKey, PositionFinder, pathText } from './positions.js';
-import { isPresetGuardName, presetDecodeTps, presetGuardPromql, type PresetContext } from './presets.js';
+import { isPresetGuardName, presetDecodeTps, presetGuardPromql, presetWakePromql, type PresetContext } from './presets.js';
 import { parseDuration, promqlSyntaxError, widestRangeSeconds } from './promql.js';
 import { promqlTypeError } from './promql-types.js';
 import type { RawQuery, RawService } from './raw.js';
@@ -50,6 +50,8 @@ export function resolveService(raw: RawService, index: number, sink: ErrorSink):
   const replicas = raw.replicas !== undefined ? querySpec(raw.replicas, p('replicas'), sink) : undefined;
   if (replicas && replicas.by === undefined) sink.at(p('replicas'), 'the replicas query must be keyed by the pool label: write {promql: ..., by: <label>}');
 
+  const wake = resolveWake(raw, pools, p, preset, sink);
+
   const metricLabels = raw.metric?.labels ?? {};
   for (const k of RESERVED_LABELS) if (k in metricLabels) sink.at(p('metric', 'labels', k), `label "${k}" is set by Baton and cannot be overridden`);
 
@@ -92,6 +94,7 @@ export function resolveService(raw: RawService, index: number, sink: ErrorSink):
   if (preset) rule.selects = { match: { ...preset.match }, poolLabel: preset.poolLabel };
   if (periodic) rule.periodic = { ...periodic, entries: periodic.entries.map((e) => ({ ...e })) };
   if (replicas) rule.replicas = replicas;
+  if (wake) rule.wake = wake;
   if (windowS !== undefined) rule.windowS = windowS;
   return rule;
 }
@@ -105,6 +108,7 @@ function querySourcesOf(raw: RawService, base: PathKey[], finder: PositionFinder
   const entries = [at('decodeTps', raw.decodeTps !== undefined ? promqlPath(raw.decodeTps, [...base, 'decodeTps']) : [...base, 'engine'])];
   (raw.guards ?? []).forEach((g, i) => entries.push(at(`guard:${g.name}`, g.promql !== undefined ? [...base, 'guards', i, 'promql'] : [...base, 'guards', i])));
   if (raw.replicas !== undefined) entries.push(at('replicas', promqlPath(raw.replicas, [...base, 'replicas'])));
+  if (raw.wake) entries.push(at('wake', raw.wake.promql !== undefined ? [...base, 'wake', 'promql'] : [...base, 'wake']));
   return Object.fromEntries(entries);
 }
 
@@ -168,6 +172,31 @@ function resolveGuards(raw: RawService, p: (...k: PathKey[]) => PathKey[], prese
     out.push(guard);
   });
   return out;
+}
+
+/**
+ * Scale to zero. The wake signal must exist without pods (a router, gateway or frontend metric), so an engine preset
+ * supplies one only where its metrics come from such a component; and zero must be reachable: every pool at minimum 0.
+ */
+function resolveWake(raw: RawService, pools: RulePool[], p: (...k: PathKey[]) => PathKey[], preset: PresetContext | undefined, sink: ErrorSink): ServiceRule['wake'] {
+  const w = raw.wake;
+  if (!w) return undefined;
+  for (const [i, pool] of pools.entries()) {
+    if (pool.minReplicas > 0) sink.at(p('pools', i, 'minReplicas'), `"wake" scales the service to zero, so every pool needs minReplicas 0; pool "${pool.name}" has ${pool.minReplicas}${raw.pools[i]!.minReplicas === undefined ? ' (the default)' : ''}`);
+  }
+  let promql = w.promql;
+  if (promql === undefined) {
+    promql = preset ? presetWakePromql(preset) : undefined;
+    if (promql === undefined) {
+      sink.at(p('wake'), preset
+        ? `"wake" needs "promql": the ${preset.engine} preset's metrics come from the engine pods, which do not exist at zero; use a router, gateway or frontend metric (requests arriving, queue depth)`
+        : '"wake" needs "promql": a signal that exists without pods (router or gateway queue, requests arriving at a frontend)');
+      return undefined;
+    }
+  } else {
+    checkPromql(promql, p('wake', 'promql'), sink);
+  }
+  return { query: { promql }, above: w.above ?? 0, idleS: w.idleSeconds ?? DEFAULT_IDLE_S };
 }
 
 function querySpec(raw: RawQuery, path: PathKey[], sink: ErrorSink): QuerySpec {

@@ -120,6 +120,15 @@ const service = {
       },
     },
     replicas: query,
+    wake: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        promql: { type: 'string', minLength: 1 },
+        above: nonNegative,
+        idleSeconds: positive,
+      },
+    },
     metric: {
       type: 'object',
       additionalProperties: false,

@@ -50,6 +50,11 @@ export interface ServiceRule {
   guards: RuleGuard[];
   stability: StabilityConfig;
   periodic?: PeriodicConfig & { when?: WhenCondition };
+  /**
+   * Scale to and from zero: the wake signal's query (demand seen without pods: a router queue, frontend arrivals), the
+   * value it fires above, and the idle window before zero.
+   */
+  wake?: { query: QuerySpec; above: number; idleS: number };
   /** Optional PromQL for the pools' current replicas (keyed by the pool label); otherwise the replica source decides. */
   replicas?: QuerySpec;
   metric: { name: string; labels: Record<string, string> };
@@ -86,7 +91,7 @@ export interface RuleError {
 }
 
 export interface QueryFamily {
-  /** decodeTps, guard:<name> or replicas. */
+  /** decodeTps, guard:<name>, replicas or wake. */
   name: string;
   spec: QuerySpec;
 }
@@ -94,13 +99,14 @@ export interface QueryFamily {
 // Derived once per rule object: rules are immutable once loaded, and a reload makes new objects.
 const familiesByRule = new WeakMap<ServiceRule, readonly QueryFamily[]>();
 
-/** A rule's queries in a fixed order: decodeTps, one per guard (`guard:<name>`), then replicas when the rule has it. */
+/** A rule's queries in a fixed order: decodeTps, one per guard (`guard:<name>`), replicas and wake when the rule has them. */
 export function queryFamiliesOf(rule: ServiceRule): readonly QueryFamily[] {
   let out = familiesByRule.get(rule);
   if (!out) {
     const list: QueryFamily[] = [{ name: 'decodeTps', spec: rule.decodeTps }];
     for (const g of rule.guards) list.push({ name: `guard:${g.name}`, spec: g.query });
     if (rule.replicas) list.push({ name: 'replicas', spec: rule.replicas });
+    if (rule.wake) list.push({ name: 'wake', spec: rule.wake.query });
     familiesByRule.set(rule, (out = list));
   }
   return out;
@@ -118,6 +124,7 @@ export function policyConfigOf(s: ServiceRule): ServicePolicyConfig {
     guards: s.guards.map((g) => ({ name: g.name, slo: g.slo, tiers: g.tiers.map((t) => ({ ...t })), ...(g.roles ? { roles: [...g.roles] } : {}) })),
     stability: { ...s.stability },
   };
+  if (s.wake) cfg.scaleToZero = { wakeAbove: s.wake.above, idleS: s.wake.idleS };
   if (s.periodic) {
     const { when: _when, ...periodic } = s.periodic;
     cfg.periodic = { ...periodic, entries: periodic.entries.map((e) => ({ ...e })) };

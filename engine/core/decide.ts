@@ -4,6 +4,7 @@ import { evaluateGuards, isUsable } from './guards.js';
 import { periodicEntryAt } from './periodic.js';
 import { DEFAULT_GUARD_CEILING, type Decision, type PolicyState, type Reason, type Role, type RoleDecision, type ServiceObservation, type ServicePolicyConfig } from './types.js';
 import { round3, smallestStep, splitUnits, unitBounds, unitsOf } from './units.js';
+import { isIdleNow, wakeLevel, wakeStateOf } from './zero.js';
 
 export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state: PolicyState): Decision {
   const reasons: Reason[] = [];
@@ -56,12 +57,38 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
     if (guarded > target) target = guarded;
   }
 
+  // Scale to zero: asleep (level 0) the wake signal alone can raise the level; awake, idleness is timed.
+  const zero = cfg.scaleToZero;
+  const wake = zero ? wakeStateOf(zero, obs.wake) : undefined;
+  const smallestPair = zero ? wakeLevel(cfg, ratio) : 0;
+  let waking = false;
+  let idleSince: number | undefined;
+  let toZero = false;
+  if (zero && prev <= 1e-9) {
+    if (wake === 'firing' && target < smallestPair) {
+      waking = true;
+      target = smallestPair;
+      reasons.push(reason('wake', 'decode', { wake: round3(obs.wake as number), above: zero.wakeAbove, units: round3(smallestPair) },
+        `wake signal ${round3(obs.wake as number)} > ${zero.wakeAbove}: waking from zero to the smallest pair (${round3(smallestPair)} decode units)`));
+    } else if (target <= 1e-9) {
+      reasons.push(reason('asleep', 'decode', { wake: wake === 'error' ? 'error' : String(obs.wake ?? 'empty'), above: zero.wakeAbove },
+        wake === 'error' ? 'asleep at zero; the wake signal cannot be read' : `asleep at zero: the wake signal (${obs.wake ?? 'empty'}) is not above ${zero.wakeAbove}`));
+    }
+  } else if (zero && wake && isIdleNow(wake, obs.decodeTps, guard)) {
+    idleSince = state.idleSince ?? now;
+    const idleFor = now - idleSince;
+    toZero = idleFor >= zero.idleS;
+    reasons.push(reason(toZero ? 'idle-to-zero' : 'idle', 'decode', { idleS: round3(idleFor), windowS: zero.idleS },
+      toZero ? `idle for ${round3(idleFor)} s ≥ ${zero.idleS} s: going to zero` : `idle for ${round3(idleFor)} s of the ${zero.idleS} s window before zero`));
+  }
+
   const before = sizeBothRoles(cfg, prev, ratio, prefillFloor, []);
   let decodeUnits = prev;
   if (target > prev + 1e-9) {
     const since = now - (state.lastScaleUpAt ?? -Infinity);
     // The cooldown spaces out scale-outs, i.e. replica changes; a higher level that adds no replica is taken at once.
-    if (since < cfg.stability.scaleUpCooldownS && compareReplicas(sizeBothRoles(cfg, target, ratio, prefillFloor, []), before) > 0) {
+    // A sleeping service with demand has nothing to space out from: it wakes at once.
+    if (!waking && since < cfg.stability.scaleUpCooldownS && compareReplicas(sizeBothRoles(cfg, target, ratio, prefillFloor, []), before) > 0) {
       reasons.push(reason('cooldown', 'decode', { direction: 'up', sinceS: round3(since), cooldownS: cfg.stability.scaleUpCooldownS },
         `scale-out cooldown: ${round3(since)} s since the last scale-out < ${cfg.stability.scaleUpCooldownS} s`));
     } else {
@@ -90,6 +117,9 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
     const headroom = signalUnits !== undefined;
     decodeUnits = scaleIn(cfg, state, now, prev, windowNeed, headroom, { signalMissing, guardBlocks: guard.blocksScaleIn, guardError: guard.errored, guardMissing: guard.missing && signalMissing }, reasons);
   }
+  // Awake, ordinary scale-in stops at the smallest pair; only the idle window takes the service to zero.
+  if (toZero) decodeUnits = 0;
+  else if (zero && prev > 1e-9 && decodeUnits < smallestPair) decodeUnits = smallestPair;
 
   if (periodic && cfg.periodic?.mode === 'floor' && decodeUnits < periodic.decode) {
     reasons.push(reason('periodic-floor', 'decode', { floor: periodic.decode, from: periodic.from }, `periodic floor (${periodic.from}): at least ${periodic.decode} decode units`));
@@ -105,6 +135,8 @@ export function decide(cfg: ServicePolicyConfig, obs: ServiceObservation, state:
   const next: PolicyState = { ...state, decodeUnits: sized.level };
   if (missingAt !== undefined && (recoveryS <= 0 || now - missingAt >= recoveryS) && !signalMissing) delete next.signalMissingAt;
   else if (missingAt !== undefined) next.signalMissingAt = missingAt;
+  if (idleSince !== undefined && !toZero) next.idleSince = idleSince;
+  else delete next.idleSince;
   if (recentNeeds) next.recentNeeds = recentNeeds;
   else if (windowS <= 0) delete next.recentNeeds;
   if (direction === 'up') next.lastScaleUpAt = now;

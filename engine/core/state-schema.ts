@@ -12,6 +12,7 @@ export const policyStateSchema = {
     lastScaleDownAt: finite,
     decodeUnits: nonNegative,
     signalMissingAt: finite,
+    idleSince: finite,
     recentNeeds: {
       type: 'array',
       maxItems: 100_000,

@@ -82,6 +82,18 @@ export interface PeriodicConfig {
   entries: PeriodicEntry[];
 }
 
+/**
+ * Scale to and from zero. Without pods there is no decode TPS, so a wake signal that exists without pods (a router or
+ * gateway queue, requests arriving at a frontend) brings a sleeping service back; the service sleeps only after the
+ * idle window. Every pool's minimum must be 0.
+ */
+export interface ScaleToZeroConfig {
+  /** The wake reading fires above this value (default 0: any demand wakes). */
+  wakeAbove: number;
+  /** Seconds of continuous idleness (no demand, no decode TPS, no guard firing or erroring) before going to zero. */
+  idleS: number;
+}
+
 export interface ServicePolicyConfig {
   service: string;
   /** Fixed integer P:D ratio in units, from the pressure test (e.g. 9:7). */
@@ -92,6 +104,7 @@ export interface ServicePolicyConfig {
   guards: GuardConfig[];
   stability: StabilityConfig;
   periodic?: PeriodicConfig;
+  scaleToZero?: ScaleToZeroConfig;
 }
 
 /**
@@ -119,6 +132,11 @@ export interface ServiceObservation {
    * the latency cannot have improved yet, and stepping again from the ready base does not compound.
    */
   ready?: Record<string, number>;
+  /**
+   * The wake signal (scale-to-zero services only), read like a guard: a value, empty (no series: no demand) or
+   * GUARD_ERROR (unknown: it neither wakes nor counts as idle).
+   */
+  wake?: GuardReading;
 }
 
 /** Carried from one evaluation to the next by the caller; the core never keeps state of its own. */
@@ -131,6 +149,8 @@ export interface PolicyState {
   recentNeeds?: [number, number][];
   /** The last time the decode signal was missing (an evaluation that held); starts the signal-recovery window. */
   signalMissingAt?: number;
+  /** Since when the service has been idle without a break (scale-to-zero services only). */
+  idleSince?: number;
 }
 
 export type ReasonCode =
@@ -152,6 +172,10 @@ export type ReasonCode =
   | 'clamp-max'
   | 'ratio'
   | 'pool-fallback'
+  | 'wake'
+  | 'asleep'
+  | 'idle'
+  | 'idle-to-zero'
   | 'hold';
 
 /** A machine-readable why. `detail` holds the numbers; `message` is for people. */
