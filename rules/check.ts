@@ -98,7 +98,9 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
             check.status = 'empty';
             check.verdict = f.name.startsWith('guard:')
               ? 'empty: the guard reads as idle at every evaluation, so it never fires'
-              : `unusable (empty): ${reading.problem}; the service holds`;
+              : f.name === 'wake'
+                ? 'empty: the wake signal reads as no demand, so a service at zero would never wake on it'
+                : `unusable (empty): ${reading.problem}; the service holds`;
             check.diagnosis = formatEmptyCause(await diagnoseEmpty(client.query, f.spec.promql));
             const hint = f.name === 'decodeTps' && s.selects ? await otherEngineHint(client.query, s.engine, s.selects.match) : undefined;
             if (hint) check.diagnosis += `; ${hint}`;

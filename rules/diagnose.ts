@@ -146,7 +146,9 @@ export async function staleSelectors(query: InstantQueryFn, promql: string, maxA
   for (const s of selectorsOf(promql)) {
     const total = await seriesCount(query, s.text);
     if (total === 0) continue;
-    const stale = await seriesCount(query, `time() - timestamp(${s.text}) > ${maxAgeS}`);
+    // timestamp() drops the metric name: series of a name regex (`{__name__=~"a|b"}`) with the same labels would
+    // collide ("vector cannot contain metrics with the same labelset"), so the name is kept in a label first.
+    const stale = await seriesCount(query, `time() - timestamp(label_replace(${s.text}, "baton_metric_name", "$1", "__name__", "(.*)")) > ${maxAgeS}`);
     if (stale > 0) out.push({ selector: s.text, total, stale, maxAgeS });
   }
   return out;

@@ -1,4 +1,5 @@
 // The shape of a rule file after JSON Schema validation (before presets and defaults).
+import type { EngineName } from './presets.js';
 import type { WhenCondition } from './types.js';
 
 export type RawQuery = string | { promql: string; by?: string };
@@ -27,7 +28,7 @@ export interface RawGuard {
 export interface RawService {
   name: string;
   namespaces?: string[];
-  engine?: 'vllm' | 'vllm-v0' | 'sglang' | 'trtllm';
+  engine?: EngineName;
   match?: Record<string, string>;
   poolLabel?: string;
   window?: string;

@@ -1,6 +1,8 @@
 // JSON Schema of a rule file (ajv, draft-07). Structural checks only; cross-references (unique names, ascending tiers,
 // pools per role) live in validate.ts because JSON Schema cannot say them with good messages.
 
+import { ENGINE_NAMES } from './presets.js';
+
 const name = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$', maxLength: 253 };
 const labelName = { type: 'string', pattern: '^([a-zA-Z0-9.-]+/)?[a-zA-Z_][a-zA-Z0-9_.-]*$' };
 const labelMap = { type: 'object', propertyNames: labelName, additionalProperties: { type: 'string' } };
@@ -68,7 +70,7 @@ const service = {
   properties: {
     name,
     namespaces: { type: 'array', minItems: 1, uniqueItems: true, items: name },
-    engine: { enum: ['vllm', 'vllm-v0', 'sglang', 'trtllm'] },
+    engine: { enum: [...ENGINE_NAMES] },
     match: labelMap,
     poolLabel: labelName,
     window: duration,
