@@ -138,10 +138,11 @@ export function ruleYaml(o: {
 
 /** The scenario's objects in order: namespace and nodes, then (once the namespace's ServiceAccount exists) each pool's
  * Deployment and HPA. */
-export async function applyScenario(cluster: Cluster, namespace: string, service: string, pools: PoolSpec[], hpaOptions: HpaOptions): Promise<void> {
+export async function applyScenario(cluster: Cluster, namespace: string, service: string, pools: PoolSpec[], hpaOptions?: HpaOptions): Promise<void> {
   await cluster.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }, ...pools.flatMap(gpuNodes)]);
   await waitFor(`service account ${namespace}/default`, 30_000, async () => ((await cluster.api.request('GET', `/api/v1/namespaces/${namespace}/serviceaccounts/default`)).status === 200 ? true : undefined));
-  await cluster.apply([...pools.map((p) => deployment(namespace, service, p)), ...pools.map((p) => hpa(namespace, service, p, hpaOptions))]);
+  // Without HPA options the Deployments stay without HPAs (KEDA makes its own).
+  await cluster.apply([...pools.map((p) => deployment(namespace, service, p)), ...(hpaOptions ? pools.map((p) => hpa(namespace, service, p, hpaOptions)) : [])]);
 }
 
 // ---- the engine's scenarios: nodes with Baton's topology labels, Deployments that select the engine's slot labels
