@@ -5,8 +5,6 @@
 // to zero after its idle window (KEDA's IsActive).
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { generateCa, issueCert } from '../../adapter/certs.js';
@@ -17,6 +15,7 @@ import { StaticPolicy } from '../../sim/policies/static.js';
 import type { PoolPlan } from '../../sim/scenario.js';
 import { waitFor } from './harness/api.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
+import { Gateway, sleeperRule } from './harness/gateway.js';
 import { ensureKeda, startKeda, type RunningKeda } from './harness/keda.js';
 import { startHttpSdPrometheus, type HttpSdPrometheus } from './harness/prometheus.js';
 import { freePorts } from './harness/ports.js';
@@ -39,52 +38,6 @@ const POOLS: PoolSpec[] = [
 const SLEEPER_POOLS: PoolSpec[] = POOLS.map((p) => ({ ...p, nodes: 0, minReplicas: 0 }));
 
 type Levels = Record<string, number>;
-
-/** A gateway in front of `sleeper`: its queue exists without pods (the wake signal); decode TPS only while pods serve. */
-class Gateway {
-  queue = 0;
-  decodeTps: number | undefined;
-  server!: Server;
-  url = '';
-  constructor(private readonly simSd: string) {}
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      if (req.url === '/metrics') {
-        const lines = ['# TYPE gateway_queue_depth gauge', `gateway_queue_depth{service="${SLEEPER}"} ${this.queue}`];
-        if (this.decodeTps !== undefined) lines.push('# TYPE sleeper_decode_tps gauge', `sleeper_decode_tps{service="${SLEEPER}"} ${this.decodeTps}`);
-        return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(lines.join('\n') + '\n');
-      }
-      if (req.url === '/sd') {
-        // The simulator's pods plus this gateway: one http_sd list for the one Prometheus.
-        void fetch(this.simSd).then((r) => r.json() as Promise<unknown[]>).then((targets) => {
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify([...targets, { targets: [this.url.slice('http://'.length)], labels: { job: 'gateway' } }]));
-        }, () => res.writeHead(502).end());
-        return;
-      }
-      res.writeHead(404).end();
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-}
-
-function sleeperRule(): string {
-  return [
-    'services:',
-    `  - name: ${SLEEPER}`,
-    `    namespaces: [${NS}]`,
-    `    ratio: {prefill: ${RATIO.prefill}, decode: ${RATIO.decode}}`,
-    `    decodeTpsPerUnit: ${DECODE_TPS_PER_UNIT}`,
-    `    decodeTps: 'sum(sleeper_decode_tps{service="${SLEEPER}"})'`,
-    `    wake: {promql: 'sum(gateway_queue_depth{service="${SLEEPER}"})', idleSeconds: ${IDLE_S}}`,
-    '    stability: {scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0.2, scaleInDamping: 1, signalRecoveryS: 0}',
-    '    queryIntervalSeconds: 1',
-    '    maxStalenessSeconds: 30',
-    '    pools:',
-    ...SLEEPER_POOLS.map((p) => `      - {name: ${p.name}, role: ${p.role}, gpuType: ${p.gpuType}, minReplicas: 0, maxReplicas: ${p.maxReplicas}}`),
-    '',
-  ].join('\n');
-}
 
 /** One ScaledObject per pool on Baton's external scaler; KEDA's HPA gets Baton's recipe (tolerance 0) per object. */
 function scaledObject(service: string, pool: PoolSpec, scalerAddress: string, minReplicaCount: number): object {
@@ -168,14 +121,14 @@ describe('e2e: real KEDA follows Baton through its external scaler (gRPC, mutual
         rps: LOW_RPS, mix: [{ input: 2000, output: OUTPUT_TOKENS }], lengths: 'trace', pools: simPools,
         policy: new StaticPolicy({ 'prefill-h100': 8, 'decode-h200': 6 }), coldStartS: 0, speed: 1, seed: 3,
       });
-      gateway = new Gateway(`${sim.url}/sd`);
+      gateway = new Gateway(SLEEPER, `${sim.url}/sd`);
       await gateway.start();
       prom = await startHttpSdPrometheus(cluster.processes, cluster.runDir, `${gateway.url}/sd`, 1);
 
       const rulesDir = join(cluster.runDir, 'rules');
       mkdirSync(rulesDir);
       writeFileSync(join(rulesDir, `${SERVICE}.yaml`), ruleYaml({ service: SERVICE, namespace: NS, pools: POOLS, ratio: RATIO, decodeTpsPerUnit: DECODE_TPS_PER_UNIT, window: '15s', queryIntervalS: 2 }));
-      writeFileSync(join(rulesDir, `${SLEEPER}.yaml`), sleeperRule());
+      writeFileSync(join(rulesDir, `${SLEEPER}.yaml`), sleeperRule({ service: SLEEPER, namespace: NS, ratio: RATIO, decodeTpsPerUnit: DECODE_TPS_PER_UNIT, idleS: IDLE_S, pools: SLEEPER_POOLS }));
 
       // Baton's scaler: its serving certificate (SAN 127.0.0.1, the scalerAddress KEDA dials) and the CA KEDA's client
       // certificate must chain to; the TriggerAuthentication hands KEDA that client certificate and Baton's CA.
@@ -226,7 +179,7 @@ describe('e2e: real KEDA follows Baton through its external scaler (gRPC, mutual
     await keda?.close().catch(() => undefined);
     await adapter?.close().catch(() => undefined);
     await sim?.close().catch(() => undefined);
-    await new Promise((r) => (gateway?.server ? gateway.server.close(r) : r(undefined)));
+    await gateway?.close();
     await cluster?.stop(failed);
     if (timings.length) console.log(`      KEDA e2e timings:\n${timings.map((t) => `        ${t}`).join('\n')}`);
   });
