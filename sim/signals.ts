@@ -10,6 +10,8 @@ export interface Signals {
   decodeSmActivity: number;
   ttftP99: number | undefined;
   tbtP99: number | undefined;
+  /** Requests arriving per second (what a router in front of the pods sees, pods or not): a scale-to-zero wake signal. */
+  arrivalsPerS?: number;
 }
 
 export const SIGNAL_NAMES = [

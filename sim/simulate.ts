@@ -105,6 +105,8 @@ interface Bucket {
 
 /** Hooks for live views of a run (the exporter mode): called synchronously as things happen. */
 export interface SimObserver {
+  /** A request reached the service (before any pod has it): what a router in front of the pods counts. */
+  arrived?(req: FlightRequest): void;
   requestDone?(req: FlightRequest, ttftS: number, tbtS: number, decode: DecodeInstance): void;
   prefillDone?(req: FlightRequest, prefill: PrefillInstance): void;
   control?(now: number, signals: Signals, out: ControlOutput): void;
@@ -374,6 +376,7 @@ export function createSimulation(cfg: SimulationConfig, requests: Iterable<SimRe
       decodeSmActivity: dBusy * (DECODE_SM_BASE + DECODE_SM_SPAN * Math.min(1, kv)),
       ttftP99: windowTtft.quantile(0.99),
       tbtP99: windowTbt.quantile(0.99),
+      arrivalsPerS: rate(b.arrivals - a.arrivals),
     };
   };
 
@@ -400,6 +403,7 @@ export function createSimulation(cfg: SimulationConfig, requests: Iterable<SimRe
         case Kind.Arrival:
           arrived++;
           if (now > end - graceS) arrivedInGrace++;
+          if (observer.arrived) observer.arrived(ev.req!);
           startPrefill(ev.req!, now);
           pullArrival();
           break;

@@ -8,7 +8,7 @@ import { POLICY_NAMES, type PolicyName, type ScenarioResult } from '../../sim/sc
 import { servicePreset, withSlo } from '../../sim/service.js';
 import type { ScenarioSpec } from '../../sim/spec.js';
 import { dataFile } from '../../sim/paths.js';
-import { serveMetricsCommandAction } from '../../sim/exporter/index.js';
+import { FLAVOURS, serveMetricsCommandAction, type Flavour } from '../../sim/exporter/index.js';
 import { formatRuleSlo } from '../../rules/slo.js';
 import type { FollowAdapterOptions } from '../../sim/exporter/follow-adapter.js';
 import { ruleExporterPlan } from '../../sim/exporter/rule.js';
@@ -39,7 +39,7 @@ export interface SimulateFlags {
   serveMetrics?: boolean;
   port: number;
   speed: number;
-  flavour: 'vllm' | 'sglang';
+  flavour: Flavour;
   rps: number;
   rules?: string;
   rulesService?: string;
@@ -136,7 +136,7 @@ export function simulateCommand(): Command {
     .option('--port <n>', 'serve-metrics: port on 127.0.0.1 (0 = free)', integer('--port'), 9400)
     .option('--speed <x>', 'serve-metrics: simulated seconds per wall second', positiveNumber('--speed'), 1)
     .option('--rps <n>', 'serve-metrics: initial requests/s (change it live with POST /load)', positiveNumber('--rps'), 10)
-    .addOption(new Option('--flavour <engine>', 'serve-metrics: metric names').choices(['vllm', 'sglang']).default('vllm'))
+    .addOption(new Option('--flavour <engine>', 'serve-metrics: metric names (dynamo, llm-d: vLLM pods plus the router page their presets read)').choices([...FLAVOURS]).default('vllm'))
     .option('--rules <file|dir>', "replay a rule file's service as the coordinated policy (its ratio, target, guards, stability, pools by gpuType); with --serve-metrics, serve that service's metrics")
     .option('--rules-service <name>', '--rules: which service of the file (needed when it has several)')
     .option('--follow-adapter <url>', 'serve-metrics --rules: closed loop, the fleet follows what this running adapter publishes (https://127.0.0.1:6443)')

@@ -2,9 +2,10 @@
 // (vLLM v1 `vllm/v1/metrics/loggers.py`, SGLang `python/sglang/srt/metrics/collector.py`; see
 // ../shared/reference/workloads.md §2), plus DCGM's GPU utilization gauge.
 import type { BucketHistogram } from './histogram.js';
+import type { RouterFlavour } from './router.js';
 import type { HistogramBounds, PodMetrics } from './pod.js';
 
-export const FLAVOURS = ['vllm', 'sglang'] as const;
+export const FLAVOURS = ['vllm', 'sglang', 'trtllm', 'dynamo', 'llm-d'] as const;
 export type Flavour = (typeof FLAVOURS)[number];
 
 export interface ScalarFamily {
@@ -29,6 +30,8 @@ export type Family = ScalarFamily | HistogramFamily;
 
 export interface FlavourSpec {
   flavour: Flavour;
+  /** Stacks whose scaling signals come from a router in front of the pods (Dynamo, llm-d): it serves its own page. */
+  router?: RouterFlavour;
   bounds: HistogramBounds;
   families: Family[];
   /** The engine's own labels for a pod of `role` (before discovery labels). */
@@ -95,12 +98,39 @@ const SGLANG: FlavourSpec = {
   ],
 };
 
+// TensorRT-LLM's trtllm-serve (tensorrt_llm/metrics/collector.py): vLLM's bucket bounds, its own names and labels.
+const TRTLLM: FlavourSpec = {
+  flavour: 'trtllm',
+  bounds: { ttft: VLLM_TTFT, itl: VLLM_ITL, tpot: VLLM_ITL, e2e: VLLM_E2E },
+  engineLabels: (modelName) => ({ model_name: modelName, engine_type: 'trtllm' }),
+  families: [
+    counter('trtllm_prompt_tokens_total', 'Cumulative number of prompt (input) tokens processed.', (p) => p.promptTokens()),
+    counter('trtllm_generation_tokens_total', 'Cumulative number of generation (output) tokens produced.', (p) => p.generationTokens()),
+    counter('trtllm_request_success_total', 'Count of successfully processed requests.', (p) => p.requestsFinished, 'finished_reason="stop"'),
+    gauge('trtllm_num_requests_running', 'Number of active requests', (p) => p.running()),
+    gauge('trtllm_num_requests_waiting', 'Number of queued requests', (p) => p.waiting()),
+    gauge('trtllm_kv_cache_utilization', 'KV cache utilization', (p) => p.kvUsage()),
+    histogram('trtllm_time_to_first_token_seconds', 'Histogram of time to first token in seconds.', (p) => p.ttft),
+    // Per request (mean gap), not per gap: what trtllm-serve's histogram holds.
+    histogram('trtllm_time_per_output_token_seconds', 'Histogram of time per output token in seconds.', (p) => p.tpot),
+    histogram('trtllm_e2e_request_latency_seconds', 'Histogram of end to end request latency in seconds.', (p) => p.e2e),
+  ],
+};
+
 export function flavourSpec(flavour: Flavour): FlavourSpec {
   switch (flavour) {
     case 'vllm':
       return VLLM;
     case 'sglang':
       return SGLANG;
+    case 'trtllm':
+      return TRTLLM;
+    // Dynamo's workers and llm-d's model servers are vLLM engines here (their pages pass vLLM's names through); the
+    // scaling signals come from the router's own page.
+    case 'dynamo':
+      return { ...VLLM, flavour: 'dynamo', router: 'dynamo' };
+    case 'llm-d':
+      return { ...VLLM, flavour: 'llm-d', router: 'llm-d' };
     default:
       throw new Error(`unknown metrics flavour '${String(flavour)}'; known: ${FLAVOURS.join(', ')}`);
   }

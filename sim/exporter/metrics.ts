@@ -8,6 +8,7 @@ import type { Signals } from '../signals.js';
 import { flavourSpec, type Flavour, type FlavourSpec } from './families.js';
 import { PodMetrics } from './pod.js';
 import { renderExposition, renderLabels } from './render.js';
+import { RouterMetrics } from './router.js';
 
 export interface FleetMetricsOptions {
   flavour?: Flavour;
@@ -41,6 +42,8 @@ export class FleetMetrics {
   readonly modelName: string;
   readonly labels: Record<string, string>;
   readonly observer: SimObserver;
+  /** The router in front of the pods, for flavours that scale on it (Dynamo's frontend, llm-d's endpoint picker). */
+  readonly router: RouterMetrics | undefined;
   private readonly poolLabel: FleetMetricsOptions['poolLabel'];
   lastControl: LastControl | undefined;
   private readonly pods = new Map<Instance, PodMetrics>();
@@ -59,12 +62,20 @@ export class FleetMetrics {
     renderLabels(this.labels); // validates names early
     if (o.poolLabel && ['pod', 'service', 'role', 'namespace'].includes(o.poolLabel.name)) throw new Error(`exporter pool label '${o.poolLabel.name}' is set per pod for another purpose`);
     this.poolLabel = o.poolLabel;
+    this.router = this.spec.router ? new RouterMetrics(this.spec.router) : undefined;
+    const router = this.router;
     this.observer = {
+      arrived: () => {
+        if (router) router.arrived++;
+      },
       prefillDone: (req, p) => {
         // What a prefill engine reports: arrival to its first token (queue + prefill), before the KV transfer.
         this.podFor(p).ttft.observe(req.prefillDone - req.arrival);
+        if (router) router.firstTokens++;
       },
       requestDone: (req, ttftS, tbtS, d) => {
+        // The router sees the whole request: arrival to the first token streamed back (after the KV transfer).
+        if (router) router.requestDone(ttftS, tbtS, req.output);
         const pod = this.podFor(d);
         pod.requestsFinished++;
         // Every generated token after the first is one inter-token gap; the request's mean gap stands for each.
@@ -124,7 +135,12 @@ export class FleetMetrics {
         serving.push(pod);
       }
     }
-    for (const inst of this.pods.keys()) if (inst.state === 'gone') this.pods.delete(inst);
+    for (const [inst, pod] of this.pods) {
+      if (inst.state !== 'gone') continue;
+      // The router's output-token count keeps what a pod generated after the pod is gone.
+      if (this.router) this.router.retiredTokens += pod.generationTokens();
+      this.pods.delete(inst);
+    }
     this.serving = serving;
     this.servingByName = new Map(serving.map((p) => [p.name, p]));
   }
@@ -140,7 +156,24 @@ export class FleetMetrics {
 
   /** Every serving pod's series with discovery labels: one page for a single static scrape target. */
   render(countScale = 1): string {
-    return renderExposition(this.spec, this.serving, { withTargetLabels: true, countScale });
+    const pods = renderExposition(this.spec, this.serving, { withTargetLabels: true, countScale });
+    return this.router ? pods + this.renderRouter(countScale, true) : pods;
+  }
+
+  /** Labels a Prometheus target for the router carries (no pool or role: it serves the whole service). */
+  routerDiscoveryLabels(): Record<string, string> {
+    return { ...this.labels, pod: `${this.service}-router`, service: this.service, namespace: this.namespace };
+  }
+
+  /** The router's page (`withTargetLabels`: with its discovery labels, for the aggregated page). */
+  renderRouter(countScale = 1, withTargetLabels = false): string {
+    if (!this.router) return '';
+    let liveTokens = 0;
+    for (const p of this.serving) liveTokens += p.generationTokens();
+    return this.router.render({
+      model: this.modelName, liveTokens, countScale,
+      ...(withTargetLabels ? { targetLabels: renderLabels(this.routerDiscoveryLabels()) } : {}),
+    });
   }
 
   /** One pod's page as its engine serves it (engine labels only; Prometheus adds the target labels). */

@@ -5,7 +5,7 @@ import { ruleSlo, type RuleSlo } from '../../rules/slo.js';
 import type { ServiceRule } from '../../rules/types.js';
 import { planRuleReplay, RuleCoordinatedPolicy, rulePoolPlans } from '../rules-replay.js';
 import { servicePreset, withSlo } from '../service.js';
-import { FLAVOURS, type Flavour } from './families.js';
+import { FLAVOURS, flavourSpec, type Flavour } from './families.js';
 import { AdapterFollower, type FollowAdapterOptions } from './follow-adapter.js';
 import type { ExporterScenarioOptions } from './index.js';
 
@@ -35,7 +35,7 @@ export function ruleExporterPlan(rule: ServiceRule, c: RuleExporterChoices = {})
   let flavour: Flavour;
   if (engine) {
     if (!(FLAVOURS as readonly string[]).includes(engine)) {
-      throw new Error(`${rule.source.file}: service "${rule.name}" uses engine "${engine}"; the simulator serves ${FLAVOURS.join(' and ')} metric names`);
+      throw new Error(`${rule.source.file}: service "${rule.name}" uses engine "${engine}"; the simulator serves ${FLAVOURS.slice(0, -1).join(', ')} and ${FLAVOURS.at(-1)} metric names`);
     }
     if (c.flavour && c.flavour !== engine) throw new Error(`--flavour ${c.flavour} disagrees with the rule's engine "${engine}": the rule's queries read ${engine} metric names`);
     flavour = engine as Flavour;
@@ -45,8 +45,15 @@ export function ruleExporterPlan(rule: ServiceRule, c: RuleExporterChoices = {})
   }
   const match = rule.selects?.match ?? { service: rule.name };
   const labels: Record<string, string> = {};
+  // A router preset matches on the router's own model label: that is the simulated model's name, not a target label.
+  const modelLabel = flavourSpec(flavour).router === 'dynamo' ? 'model' : flavourSpec(flavour).router === 'llm-d' ? 'model_name' : undefined;
+  let modelName: string | undefined;
   for (const [k, v] of Object.entries(match)) {
     if (k === 'service' || k === 'namespace') continue;
+    if (k === modelLabel) {
+      modelName = v;
+      continue;
+    }
     if (RESERVED.includes(k) || k === 'pool') throw new Error(`${rule.source.file}: service "${rule.name}" matches on label "${k}", which the simulator sets per pod; match on other labels`);
     labels[k] = v;
   }
@@ -75,6 +82,7 @@ export function ruleExporterPlan(rule: ServiceRule, c: RuleExporterChoices = {})
   };
   // The service and namespace labels are the exporter's own per-pod labels.
   if (match.namespace) options.namespace = match.namespace;
+  if (modelName !== undefined) options.modelName = modelName;
   options.serviceLabel = match.service ?? rule.name;
   return { options, slo, ...(follower ? { follower } : {}), notes };
 }

@@ -2,7 +2,9 @@
 // real Prometheus can scrape them, plus Prometheus HTTP service discovery so pods are found as they come and go.
 //   GET /metrics                 every serving pod, with pod/service/role/pool/namespace labels (one static target)
 //   GET /pods/<pod>/metrics      one pod's page as its engine serves it (engine labels only)
-//   GET /sd                      http_sd_configs targets: one per pod, __metrics_path__ = /pods/<pod>/metrics
+//   GET /sd                      http_sd_configs targets: one per pod, __metrics_path__ = /pods/<pod>/metrics, plus
+//                                the router (/router/metrics) for the dynamo and llm-d flavours
+//   GET /router/metrics          the router's page (dynamo: Dynamo's frontend; llm-d: the endpoint picker)
 //   GET /healthz, GET /state     liveness; sim time, replicas per pool, last signals and decision
 //   POST /load {"rps": n} | {"factor": x}   steer the request source (when it is steerable)
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -192,11 +194,15 @@ export async function startExporter(o: ExporterOptions): Promise<RunningExporter
       if (!pod) return send(res, 404, 'text/plain', `no serving pod ${m[1]}\n`);
       return send(res, 200, EXPOSITION_CONTENT_TYPE, metrics.renderPod(pod, countScale));
     }
+    if (path === '/router/metrics' && metrics.router) return send(res, 200, EXPOSITION_CONTENT_TYPE, metrics.renderRouter(countScale));
     if (path === '/sd') {
-      return json(res, 200, metrics.servingPods().map((pod) => ({
+      const targets = metrics.servingPods().map((pod) => ({
         targets: [selfTarget],
-        labels: { __metrics_path__: `/pods/${encodeURIComponent(pod.name)}/metrics`, ...metrics.discoveryLabels(pod) },
-      })));
+        labels: { __metrics_path__: `/pods/${encodeURIComponent(pod.name)}/metrics`, ...metrics.discoveryLabels(pod) } as Record<string, string>,
+      }));
+      // The router stays a target when every pod is gone: its queue is what wakes a service at zero.
+      if (metrics.router) targets.push({ targets: [selfTarget], labels: { __metrics_path__: '/router/metrics', ...metrics.routerDiscoveryLabels() } });
+      return json(res, 200, targets);
     }
     if (path === '/healthz') return failure ? send(res, 500, 'text/plain', `simulation failed: ${failure.message}\n`) : send(res, 200, 'text/plain', 'ok\n');
     if (path === '/state') return json(res, 200, state());

@@ -80,6 +80,8 @@ export class CoordinatedPolicy implements SimPolicy {
         guards: { tbt_p99: signals.tbtP99, ttft_p99: signals.ttftP99 },
         replicas,
         ready,
+        // A scale-to-zero rule's wake signal, as a router would count it: requests arriving, pods or not.
+        ...(this.cfg.scaleToZero ? { wake: signals.arrivalsPerS } : {}),
       }, this.state);
       this.state = d.state;
       this.published = { ...d.prefill.pools, ...d.decode.pools };

@@ -84,8 +84,18 @@ describe('simulate --serve-metrics --rules', function () {
     }
   });
 
+  it('a router preset (dynamo, llm-d) serves the rule\'s model as the router\'s own label, not as a target label', () => {
+    const dynamo = ruleExporterPlan(ruleOf(RULE('dynamo').replace(/match: \{[^}]*\}/, 'match: {model: qwen/qwen3-32b, team: ml}')));
+    assert.equal(dynamo.options.flavour, 'dynamo');
+    assert.equal(dynamo.options.modelName, 'qwen/qwen3-32b');
+    assert.deepEqual(dynamo.options.labels, { team: 'ml' });
+    const llmd = ruleExporterPlan(ruleOf(RULE('llm-d').replace(/match: \{[^}]*\}/, 'match: {model_name: m1}')));
+    assert.equal(llmd.options.modelName, 'm1');
+    assert.deepEqual(llmd.options.labels, {});
+  });
+
   it('refuses an engine the simulator does not serve, and a --flavour that contradicts the rule', () => {
-    assert.throws(() => ruleExporterPlan(ruleOf(RULE('trtllm'))), /uses engine "trtllm"; the simulator serves vllm and sglang metric names/);
+    assert.throws(() => ruleExporterPlan(ruleOf(RULE('vllm-v0'))), /uses engine "vllm-v0"; the simulator serves vllm, sglang, trtllm, dynamo and llm-d metric names/);
     assert.throws(() => ruleExporterPlan(ruleOf(RULE('sglang')), { flavour: 'vllm' }), /--flavour vllm disagrees with the rule's engine "sglang"/);
   });
 
