@@ -34,11 +34,18 @@ interface EngineMetrics {
   older?: Partial<Record<'generationTokens' | 'interToken' | 'timeToFirstToken', string>>;
   /** Router presets: demand seen without pods, for scale to zero: gauges (queued, in flight) and counters (arrivals). */
   wake?: { gauges: string[]; counters: string[] };
+  /**
+   * Requests waiting, for the `queue` guard: a backlog signal that stays right when the fleet saturates (served TPS
+   * then stays flat). `selector` extra matchers narrow it (vLLM: waiting for KV capacity, not deferred); `fallback` is
+   * read where the gauge has no series (vLLM before `_by_reason`).
+   */
+  waiting: { gauge: string; matchers?: string[]; fallback?: string };
 }
 
 export const ENGINE_METRICS: Readonly<Record<EngineName, EngineMetrics>> = {
   vllm: {
     source: 'engine',
+    waiting: { gauge: 'vllm:num_requests_waiting_by_reason', matchers: ['reason="capacity"'], fallback: 'vllm:num_requests_waiting' },
     generationTokens: 'vllm:generation_tokens_total',
     interToken: 'vllm:inter_token_latency_seconds',
     timeToFirstToken: 'vllm:time_to_first_token_seconds',
@@ -46,12 +53,14 @@ export const ENGINE_METRICS: Readonly<Record<EngineName, EngineMetrics>> = {
   // v0 had no inter_token_latency histogram; its per-token latency was time_per_output_token_seconds.
   'vllm-v0': {
     source: 'engine',
+    waiting: { gauge: 'vllm:num_requests_waiting' },
     generationTokens: 'vllm:generation_tokens_total',
     interToken: 'vllm:time_per_output_token_seconds',
     timeToFirstToken: 'vllm:time_to_first_token_seconds',
   },
   sglang: {
     source: 'engine',
+    waiting: { gauge: 'sglang:num_queue_reqs' },
     spellings: { prefix: 'sglang:', other: 'sglang_' },
     generationTokens: 'sglang:generation_tokens_total',
     interToken: 'sglang:inter_token_latency_seconds',
@@ -59,6 +68,7 @@ export const ENGINE_METRICS: Readonly<Record<EngineName, EngineMetrics>> = {
   },
   trtllm: {
     source: 'engine',
+    waiting: { gauge: 'trtllm_num_requests_waiting' },
     spellings: { prefix: 'trtllm_', other: 'trtllm:' },
     generationTokens: 'trtllm_generation_tokens_total',
     interToken: 'trtllm_time_per_output_token_seconds',
@@ -68,6 +78,7 @@ export const ENGINE_METRICS: Readonly<Record<EngineName, EngineMetrics>> = {
   // one frontend per deployment, labelled with the `model`; it stays up when the workers are scaled to zero.
   dynamo: {
     source: 'router',
+    waiting: { gauge: 'dynamo_frontend_queued_requests' },
     generationTokens: 'dynamo_frontend_output_tokens_total',
     interToken: 'dynamo_frontend_inter_token_latency_seconds',
     timeToFirstToken: 'dynamo_frontend_time_to_first_token_seconds',
@@ -79,6 +90,7 @@ export const ENGINE_METRICS: Readonly<Record<EngineName, EngineMetrics>> = {
   // streaming inter-token histogram; its per-request TPOT stands in.
   'llm-d': {
     source: 'router',
+    waiting: { gauge: 'llm_d_epp_flow_control_queue_size' },
     generationTokens: 'llm_d_epp_request_output_tokens_sum',
     interToken: 'llm_d_epp_request_streaming_itl_seconds',
     timeToFirstToken: 'llm_d_epp_request_ttft_seconds',
@@ -185,14 +197,27 @@ export function presetWakePromql(ctx: PresetContext): string | undefined {
 }
 
 const GUARD_NAME = /^(tbt|itl|ttft)_p(\d{2,3})$/;
+export const QUEUE_GUARD = 'queue';
 
-/** Guard names a preset knows: tbt_pNN / itl_pNN (inter-token latency on decode pools), ttft_pNN. */
+/**
+ * Guard names a preset knows: tbt_pNN / itl_pNN (inter-token latency on decode pools), ttft_pNN, and `queue`
+ * (requests waiting on the decode pools, or at the router; its SLO is a request count).
+ */
 export function isPresetGuardName(name: string): boolean {
-  return GUARD_NAME.test(name);
+  return GUARD_NAME.test(name) || name === QUEUE_GUARD;
+}
+
+/** Requests waiting: on the decode pools (engine presets; they queue when KV capacity runs out), or at the router. */
+function queuePromql(ctx: PresetContext, m: EngineMetrics): string {
+  const w = m.waiting;
+  const pools = m.source === 'engine' ? [decodePools(ctx)] : [];
+  const main = `sum(${series(ctx.engine, w.gauge, ctx.match, [...(w.matchers ?? []), ...pools])})`;
+  return w.fallback ? `${main} or sum(${series(ctx.engine, w.fallback, ctx.match, pools)})` : main;
 }
 
 /** PromQL for a preset guard (a latency quantile in seconds), or undefined when the name is not a preset. */
 export function presetGuardPromql(ctx: PresetContext, guardName: string): string | undefined {
+  if (guardName === QUEUE_GUARD) return queuePromql(ctx, ENGINE_METRICS[ctx.engine]);
   const g = GUARD_NAME.exec(guardName);
   if (!g) return undefined;
   const digits = g[2]!;

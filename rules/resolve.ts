@@ -160,7 +160,7 @@ function resolveGuards(raw: RawService, p: (...k: PathKey[]) => PathKey[], prese
     let promql = g.promql;
     if (promql === undefined) {
       if (!preset) sink.at(p('guards', i), `guard "${g.name}" has no "promql" and the service has no "engine" preset`);
-      else if (!isPresetGuardName(g.name)) sink.at(p('guards', i, 'name'), `guard "${g.name}" has no "promql" and is not a preset guard (tbt_pNN, itl_pNN, ttft_pNN)`);
+      else if (!isPresetGuardName(g.name)) sink.at(p('guards', i, 'name'), `guard "${g.name}" has no "promql" and is not a preset guard (tbt_pNN, itl_pNN, ttft_pNN, queue)`);
       else promql = presetGuardPromql(preset, g.name);
     } else {
       checkPromql(promql, p('guards', i, 'promql'), sink);

@@ -56,8 +56,8 @@ export const SM_ACTIVE_HELP = 'The ratio of cycles an SM has at least 1 warp ass
 
 const counter = (name: string, help: string, value: (p: PodMetrics) => number, labels?: string): ScalarFamily =>
   ({ kind: 'counter', name, help, value, countsEvents: true, ...(labels ? { labels } : {}) });
-const gauge = (name: string, help: string, value: (p: PodMetrics) => number): ScalarFamily =>
-  ({ kind: 'gauge', name, help, value, countsEvents: false });
+const gauge = (name: string, help: string, value: (p: PodMetrics) => number, labels?: string): ScalarFamily =>
+  ({ kind: 'gauge', name, help, value, countsEvents: false, ...(labels ? { labels } : {}) });
 const histogram = (name: string, help: string, pick: (p: PodMetrics) => BucketHistogram): HistogramFamily =>
   ({ kind: 'histogram', name, help, pick });
 
@@ -72,6 +72,8 @@ const VLLM: FlavourSpec = {
     counter('vllm:request_success_total', 'Count of successfully processed requests.', (p) => p.requestsFinished, 'finished_reason="stop"'),
     gauge('vllm:num_requests_running', 'Number of requests in model execution batches.', (p) => p.running()),
     gauge('vllm:num_requests_waiting', 'Number of requests waiting to be processed.', (p) => p.waiting()),
+    // The simulator's waiting requests wait for capacity (a free prefill slot, KV space); none is deferred.
+    gauge('vllm:num_requests_waiting_by_reason', 'Number of requests waiting to be processed, by the reason they wait.', (p) => p.waiting(), 'reason="capacity"'),
     gauge('vllm:kv_cache_usage_perc', 'KV-cache usage. 1 means 100 percent usage.', (p) => p.kvUsage()),
     histogram('vllm:time_to_first_token_seconds', 'Histogram of time to first token in seconds.', (p) => p.ttft),
     histogram('vllm:inter_token_latency_seconds', 'Histogram of inter-token latency in seconds.', (p) => p.itl),

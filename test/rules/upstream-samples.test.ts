@@ -32,11 +32,11 @@ async function serveSamples(files: string[]): Promise<{ server: Server; hostPort
 const pools = (min: number) => `    pools:
       - {name: prefill-h100, role: prefill, minReplicas: ${min}, maxReplicas: 8}
       - {name: decode-h100, role: decode, minReplicas: ${min}, maxReplicas: 8}`;
-const guards = `    guards:
+const guards = (queue: boolean) => `    guards:
       - {name: tbt_p99, slo: 0.05, tiers: [{above: 1.0, scaleOut: 0.1}]}
-      - {name: ttft_p99, slo: 2, tiers: [{above: 1.0, scaleOut: 0.1}]}`;
+      - {name: ttft_p99, slo: 2, tiers: [{above: 1.0, scaleOut: 0.1}]}${queue ? '\n      - {name: queue, slo: 50, tiers: [{above: 1.0, scaleOut: 0.1}]}' : ''}`;
 
-function rule(name: string, engine: string, match: Record<string, string>, router: boolean): string {
+function rule(name: string, engine: string, match: Record<string, string>, router: boolean, queue: boolean): string {
   return `services:
   - name: ${name}
     engine: ${engine}
@@ -45,7 +45,7 @@ function rule(name: string, engine: string, match: Record<string, string>, route
     ratio: {prefill: 2, decode: 1}
     decodeTpsPerUnit: 1000
 ${pools(router ? 0 : 1)}
-${guards}
+${guards(queue)}
 ${router ? '    wake: {}\n' : ''}`;
 }
 
@@ -56,14 +56,17 @@ interface Case {
   router: boolean;
   /** Demand the wake signal should read: queued + in flight + arrivals per second. */
   wake?: number;
+  /** Requests the `queue` guard should read (undefined: the page has no waiting gauge). */
+  queue?: number;
 }
 
 const CASES: Case[] = [
-  { preset: 'vllm', sample: 'vllm-v1.prom', match: { service: 'svc-vllm' }, router: false },
-  { preset: 'sglang', sample: 'sglang.prom', match: { service: 'svc-sglang' }, router: false },
-  { preset: 'trtllm', sample: 'trtllm-serve.prom', match: { service: 'svc-trtllm' }, router: false },
-  { preset: 'dynamo', sample: 'dynamo-frontend.prom', match: { model: 'qwen/qwen3-32b' }, router: true, wake: 2 + 30 + 40 },
-  { preset: 'llm-d', sample: 'llm-d-epp.prom', match: { model_name: 'qwen/qwen3-32b', stack: 'current' }, router: true, wake: 2 + 40 },
+  // vLLM: waiting for KV capacity only (3), not deferred (1), and only on the decode pod.
+  { preset: 'vllm', sample: 'vllm-v1.prom', match: { service: 'svc-vllm' }, router: false, queue: 3 },
+  { preset: 'sglang', sample: 'sglang.prom', match: { service: 'svc-sglang' }, router: false, queue: 3 },
+  { preset: 'trtllm', sample: 'trtllm-serve.prom', match: { service: 'svc-trtllm' }, router: false, queue: 3 },
+  { preset: 'dynamo', sample: 'dynamo-frontend.prom', match: { model: 'qwen/qwen3-32b' }, router: true, wake: 2 + 30 + 40, queue: 2 },
+  { preset: 'llm-d', sample: 'llm-d-epp.prom', match: { model_name: 'qwen/qwen3-32b', stack: 'current' }, router: true, wake: 2 + 40, queue: 2 },
   { preset: 'llm-d', sample: 'llm-d-epp-older.prom', match: { model_name: 'qwen/qwen3-32b', stack: 'older' }, router: true, wake: 40 },
 ];
 
@@ -89,7 +92,7 @@ describe('rules: every engine preset reads an upstream-shaped exposition page on
     try {
       const deadline = Date.now() + 30_000;
       for (;;) {
-        const r = await client.query('count(count_over_time(trtllm_generation_tokens_total[10s]) >= 9)');
+        const r = await client.query('count(count_over_time(trtllm_generation_tokens_total[20s]) >= 13)');
         if (r.kind === 'vector' && r.series.length && r.series[0]!.value >= 2) break;
         if (Date.now() > deadline) throw new Error(`Prometheus did not scrape the samples:\n${tsdb.logTail()}`);
         await new Promise((r) => setTimeout(r, 300));
@@ -108,7 +111,7 @@ describe('rules: every engine preset reads an upstream-shaped exposition page on
   for (const c of CASES) {
     it(`${c.preset} (${c.sample}): decode TPS, TBT and TTFT p99${c.router ? ' and the wake signal' : ''} read what the page says`, async () => {
       const file = join(dir, `${c.sample}.yaml`);
-      writeFileSync(file, rule(`svc-${c.sample.replace(/\W/g, '-')}`.replace(/-prom$/, ''), c.preset, c.match, c.router));
+      writeFileSync(file, rule(`svc-${c.sample.replace(/\W/g, '-')}`.replace(/-prom$/, ''), c.preset, c.match, c.router, c.queue !== undefined));
       const report = await checkRules([file], { prometheus: { url: tsdb.url }, scrapeIntervalS: 1 });
       assert.deepEqual(report.errors, []);
       const q = (name: string): QueryCheck => report.queries.find((x) => x.name === name)!;
@@ -123,6 +126,7 @@ describe('rules: every engine preset reads an upstream-shaped exposition page on
       assert.ok(tbt > 0.04 && tbt <= 0.1, `tbt_p99 ${tbt}`);
       const ttft = values(q('guard:ttft_p99'))[0]!;
       assert.ok(ttft > 0.7 && ttft <= 2.5, `ttft_p99 ${ttft}`);
+      if (c.queue !== undefined) assert.equal(values(q('guard:queue'))[0], c.queue);
       if (c.wake !== undefined) {
         const wake = values(q('wake'))[0]!;
         assert.ok(Math.abs(wake - c.wake) / c.wake < 0.15, `wake ${wake}, expected ${c.wake}`);

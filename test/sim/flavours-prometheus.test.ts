@@ -72,7 +72,7 @@ describe('simulator flavours: each engine preset reads the simulated stack on a 
     try {
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const r = await client.query('count(count_over_time(llm_d_epp_request_total[20s]) >= 20)');
+        const r = await client.query('count(count_over_time(llm_d_epp_request_total[25s]) >= 22)');
         if (r.kind === 'vector' && r.series.length) break;
         if (Date.now() > deadline) throw new Error('Prometheus did not collect 20 s of the simulated stacks');
         await new Promise((r) => setTimeout(r, 500));
