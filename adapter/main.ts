@@ -3,6 +3,8 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { Evaluator, lastDecisionReplicas, type GoodValue, type ReplicaSource } from '../rules/evaluator.js';
 import { PrometheusClient, PrometheusError, type PrometheusClientOptions } from '../rules/prometheus.js';
+import { withFileSettings } from '../rules/prometheus-settings.js';
+import type { RuleSet } from '../rules/types.js';
 import { redactUrl } from '../rules/redact.js';
 import { RuleStore } from '../rules/store.js';
 import type { AuthenticationConfig } from './authn.js';
@@ -70,10 +72,28 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
   const log = o.log ?? defaultLog;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'baton_adapter_' });
-  const prom = new PrometheusClient(o.prometheus);
-  const store = new RuleStore({ dir: o.rulesDir, registry, log: (m) => log('warn', m), dryRun: (q) => dryRunQuery(prom, q) });
+  // One client per Prometheus settings: the flags completed by the rule set's `prometheus:` block. A candidate set is
+  // dry-run with its own settings; the served set's client answers the evaluator and swaps when a reload changes them.
+  const clients = new Map<string, PrometheusClient>();
+  const clientFor = (s: RuleSet['prometheus']): PrometheusClient => {
+    const key = JSON.stringify(s ?? null);
+    let c = clients.get(key);
+    if (!c) clients.set(key, (c = new PrometheusClient(withFileSettings(o.prometheus, s))));
+    return c;
+  };
+  const store = new RuleStore({ dir: o.rulesDir, registry, log: (m) => log('warn', m), dryRun: (q, candidate) => dryRunQuery(clientFor(candidate.prometheus), q) });
   // Refuse to start on an invalid rule set: the error names file, line and field.
   const rules = await store.load();
+  let prom = clientFor(rules.prometheus);
+  const useClientOf = (rs: RuleSet): void => {
+    prom = clientFor(rs.prometheus);
+    for (const [key, c] of clients) {
+      if (c === prom) continue;
+      c.close();
+      clients.delete(key);
+    }
+  };
+  useClientOf(rules);
   let evaluatorRef: Evaluator | undefined;
   const bridge = o.engine?.demandFile || o.engine?.planFile
     ? new PlanBridge({ ...o.engine, log: (m) => log('warn', m), liveServices: () => (evaluatorRef?.rules().services ?? []).map((s) => s.name) })
@@ -92,6 +112,7 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
   if (o.stateFile) log('info', 'decision memory', { stateFile: o.stateFile, restored: Object.keys(restore) });
   evaluator.setRules(rules);
   store.onChange((rs) => {
+    useClientOf(rs);
     evaluator.setRules(rs);
     log('info', 'rules reloaded', { services: rs.services.length });
   });
@@ -161,7 +182,7 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
       await evaluator.stop();
       stateWriter?.flush();
       store.close();
-      prom.close();
+      for (const c of clients.values()) c.close();
     },
   };
 }

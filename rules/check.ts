@@ -1,6 +1,7 @@
 // `baton rules check FILES [--prometheus URL]`: validate rule files and, given a Prometheus, run each query once and
 // show the shape of what came back, so a wrong selector is found before an HPA sees "no metrics".
 import { loadRuleFiles, ruleFilesOf } from './load.js';
+import { withFileSettings } from './prometheus-settings.js';
 import { PrometheusClient, type PrometheusClientOptions, type QueryResult } from './prometheus.js';
 import { diagnoseEmpty, formatEmptyCause, formatStale, otherEngineHint, staleSelectors } from './diagnose.js';
 import { readPerPool, readSingle, type Reading } from './results.js';
@@ -70,7 +71,7 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
     allowEmpty: opts.allowEmpty === true,
   };
   if (!opts.prometheus || !loaded.ruleSet) return report;
-  const client = new PrometheusClient(opts.prometheus);
+  const client = new PrometheusClient(withFileSettings(opts.prometheus, loaded.ruleSet.prometheus));
   try {
     for (const s of services) {
       // The replicas the evaluator would assume: the rule's replicas query when it has one, else each pool's

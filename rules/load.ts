@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import AjvModule, { type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { type PathKey, PositionFinder, pathText, pointerToPath } from './positions.js';
-import type { RawRuleFile } from './raw.js';
+import { absolutePaths, type PrometheusFileSettings } from './prometheus-settings.js';
+import { parseHeaderFlag } from './prometheus.js';
+import { parseDuration } from './promql.js';
+import type { RawPrometheusSettings, RawRuleFile } from './raw.js';
 import { ErrorSink, resolveService } from './resolve.js';
 import { ruleFileSchema } from './schema.js';
 import type { RuleError, RuleSet, ServiceRule } from './types.js';
@@ -19,7 +22,7 @@ export interface LoadResult {
 }
 
 /** Parses and validates one file's text. */
-export function loadRuleText(text: string, file: string): { services: ServiceRule[]; errors: RuleError[] } {
+export function loadRuleText(text: string, file: string): { services: ServiceRule[]; errors: RuleError[]; prometheus?: PrometheusFileSettings } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const finder = new PositionFinder(file, doc, lines, text);
@@ -40,7 +43,30 @@ export function loadRuleText(text: string, file: string): { services: ServiceRul
     const rule = resolveService(s, i, sink);
     if (rule) services.push(rule);
   });
-  return { services, errors: sink.errors };
+  const prometheus = raw.prometheus ? resolvePrometheusSettings(raw.prometheus, file, sink) : undefined;
+  return { services, errors: sink.errors, ...(prometheus ? { prometheus } : {}) };
+}
+
+function resolvePrometheusSettings(raw: RawPrometheusSettings, file: string, sink: ErrorSink): PrometheusFileSettings {
+  for (const [kind, map] of [['headers', raw.headers], ['headerFiles', raw.headerFiles]] as const) {
+    for (const [name, value] of Object.entries(map ?? {})) {
+      try {
+        parseHeaderFlag(`${name}=${value}`, 'header');
+      } catch (e) {
+        sink.at(['prometheus', kind, name], (e as Error).message.replace(/^header "[^"]*": /, ''));
+      }
+    }
+  }
+  if ((raw.certFile === undefined) !== (raw.keyFile === undefined)) sink.at(['prometheus', raw.certFile === undefined ? 'keyFile' : 'certFile'], 'certFile and keyFile go together');
+  if (raw.bearerTokenFile !== undefined && raw.basicAuthFile !== undefined) sink.at(['prometheus', 'basicAuthFile'], 'one kind of credentials: bearerTokenFile or basicAuthFile');
+  const { timeout, ...rest } = raw;
+  const out: PrometheusFileSettings = { ...rest };
+  if (timeout !== undefined) {
+    const seconds = parseDuration(timeout);
+    if (seconds === undefined || seconds <= 0) sink.at(['prometheus', 'timeout'], `timeout "${timeout}" is not a positive duration`);
+    else out.timeoutMs = seconds * 1000;
+  }
+  return absolutePaths(out, file);
 }
 
 /** All files together: each valid on its own and service names unique across them; otherwise no rule set. */
@@ -48,6 +74,7 @@ export async function loadRuleFiles(files: readonly string[], nowMs = Date.now()
   const errors: RuleError[] = [];
   const services: ServiceRule[] = [];
   const byName = new Map<string, ServiceRule>();
+  let prometheus: RuleSet['prometheus'];
   for (const file of files) {
     let text: string;
     try {
@@ -58,6 +85,11 @@ export async function loadRuleFiles(files: readonly string[], nowMs = Date.now()
     }
     const one = loadRuleText(text, file);
     errors.push(...one.errors);
+    if (one.prometheus) {
+      // One place says how to reach Prometheus: two files that both do would depend on load order.
+      if (prometheus) errors.push({ file, line: 1, col: 1, path: 'prometheus', message: `Prometheus settings are already given in ${prometheus.file}; keep them in one rule file` });
+      else prometheus = { ...one.prometheus, file };
+    }
     for (const s of one.services) {
       const prev = byName.get(s.name);
       if (prev) {
@@ -69,7 +101,7 @@ export async function loadRuleFiles(files: readonly string[], nowMs = Date.now()
     }
   }
   if (errors.length) return { errors };
-  return { ruleSet: { services, files: [...files], loadedAtMs: nowMs }, errors };
+  return { ruleSet: { services, files: [...files], loadedAtMs: nowMs, ...(prometheus ? { prometheus } : {}) }, errors };
 }
 
 /** Rule files of a directory: *.yaml and *.yml, sorted, hidden files (editor swap files, ..data links) skipped. */

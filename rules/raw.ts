@@ -48,6 +48,18 @@ export interface RawService {
   utcOffsetSeconds?: number;
 }
 
+export interface RawPrometheusSettings {
+  headers?: Record<string, string>;
+  headerFiles?: Record<string, string>;
+  bearerTokenFile?: string;
+  basicAuthFile?: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  timeout?: string;
+}
+
 export interface RawRuleFile {
+  prometheus?: RawPrometheusSettings;
   services: RawService[];
 }

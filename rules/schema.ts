@@ -145,12 +145,31 @@ const service = {
   },
 };
 
+const path = { type: 'string', minLength: 1 };
+const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" };
+/** How Baton reaches Prometheus (beside the adapter's flags): tenancy headers, mutual TLS, deadline, secrets as files. */
+const prometheus = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    headers: { type: 'object', propertyNames: headerName, additionalProperties: { type: 'string' } },
+    headerFiles: { type: 'object', propertyNames: headerName, additionalProperties: path },
+    bearerTokenFile: path,
+    basicAuthFile: path,
+    caFile: path,
+    certFile: path,
+    keyFile: path,
+    timeout: duration,
+  },
+};
+
 export const ruleFileSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   type: 'object',
   additionalProperties: false,
   required: ['services'],
   properties: {
+    prometheus,
     services: { type: 'array', minItems: 1, items: service },
   },
 } as const;

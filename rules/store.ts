@@ -53,7 +53,7 @@ export interface RuleStoreOptions {
    * Prometheus gave for a query it refuses (bad_data, an unknown function), or undefined when the query ran or
    * Prometheus could not be asked (unreachable, timed out: the local checks stand alone then).
    */
-  dryRun?: (promql: string) => Promise<string | undefined>;
+  dryRun?: (promql: string, candidate: RuleSet) => Promise<string | undefined>;
 }
 
 export class RuleStore {
@@ -168,7 +168,7 @@ export class RuleStore {
     // One run per distinct query, a few at a time: a thousand services sharing a template must not open a thousand
     // connections to Prometheus at start.
     const distinct = [...new Set(checks.map((c) => c.promql))];
-    const answers = await batched(distinct, DRY_RUN_CONCURRENCY, (q) => dryRun(q).catch(() => undefined));
+    const answers = await batched(distinct, DRY_RUN_CONCURRENCY, (q) => dryRun(q, candidate).catch(() => undefined));
     const errorOf = new Map(distinct.map((q, i) => [q, answers[i]]));
     return checks.flatMap((c) => {
       const error = errorOf.get(c.promql);

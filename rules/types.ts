@@ -1,6 +1,7 @@
 // The loaded, validated form of a rule file. Everything the evaluator needs is resolved here (presets expanded, defaults
 // filled), so evaluation never has to look at YAML again.
 import type { PeriodicConfig, PoolConfig, ServicePolicyConfig, StabilityConfig } from '../engine/core/types.js';
+import type { PrometheusFileSettings } from './prometheus-settings.js';
 
 /** A json-logic expression (json-logic-js), evaluated over {hour, minute, weekday, values}. */
 export type WhenCondition = Record<string, unknown>;
@@ -76,6 +77,8 @@ export interface ServiceRule {
 
 export interface RuleSet {
   services: ServiceRule[];
+  /** How to reach Prometheus, from the one rule file that says (rules/prometheus-settings.ts), with that file's name. */
+  prometheus?: PrometheusFileSettings & { file: string };
   /** Files the set was loaded from. */
   files: string[];
   loadedAtMs: number;

@@ -19,7 +19,7 @@ interface AdapterFlags {
   prometheusBasicAuth?: string;
   prometheusBasicAuthFile?: string;
   prometheusCaFile?: string;
-  prometheusTimeout: number;
+  prometheusTimeout?: number;
   host: string;
   port: number;
   metricsPort?: number;
@@ -60,7 +60,7 @@ export function adapterCommand(): Command {
     .option('--prometheus-header-file <NAME=FILE>', 'a header whose value is read from a file on every request, repeatable', (v: string, acc: string[] = []) => [...acc, v])
     .option('--prometheus-cert-file <file>', 'client certificate (PEM) for a Prometheus that requires mutual TLS')
     .option('--prometheus-key-file <file>', 'client key (PEM) for --prometheus-cert-file')
-    .option('--prometheus-timeout <ms>', 'deadline of one Prometheus request, connection to last byte', integer('--prometheus-timeout'), 5000)
+    .option('--prometheus-timeout <ms>', 'deadline of one Prometheus request, connection to last byte', integer('--prometheus-timeout'))
     .option('--host <addr>', 'listen address', '127.0.0.1')
     .option('--port <n>', 'HTTPS port (0 = free)', integer('--port'), 6443)
     .option('--metrics-port <n>', 'also serve /metrics over plain HTTP on this port', integer('--metrics-port'))
@@ -104,7 +104,9 @@ export function adapterCommand(): Command {
               ...(f.clientCaFile ? { clientCaFile: f.clientCaFile } : {}), ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}), authorizeAll: f.authorizeAll === true,
             }
           : { mode: 'cluster', ...(f.kubeconfig ? { kubeconfig: f.kubeconfig } : {}) };
-      const prometheus: AdapterOptions['prometheus'] = { url: f.prometheus, timeoutMs: f.prometheusTimeout };
+      const prometheus: AdapterOptions['prometheus'] = { url: f.prometheus };
+      // Unset, the rule file's timeout applies, else the client's 5 s.
+      if (f.prometheusTimeout !== undefined) prometheus.timeoutMs = f.prometheusTimeout;
       if (f.prometheusBearerTokenFile) prometheus.bearerTokenFile = f.prometheusBearerTokenFile;
       if (f.prometheusCaFile) prometheus.caFile = f.prometheusCaFile;
       if (f.prometheusHeader?.length) prometheus.headers = Object.fromEntries(f.prometheusHeader.map((h) => parseHeaderFlag(h, '--prometheus-header')));

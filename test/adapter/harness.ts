@@ -108,12 +108,15 @@ export interface ScriptedPrometheusServer {
   /** Every query received, in order. */
   queries: string[];
   close(): Promise<void>;
+  /** Each query's request headers, in order. */
+  headers: http.IncomingHttpHeaders[];
 }
 
 /** A loopback server speaking the Prometheus instant-query API (GET or POST /api/v1/query) from a script. */
 export async function startScriptedPrometheus(): Promise<ScriptedPrometheusServer> {
   const answers = new Map<string, ScriptedVector>();
   const queries: string[] = [];
+  const headers: http.IncomingHttpHeaders[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
@@ -127,6 +130,7 @@ export async function startScriptedPrometheus(): Promise<ScriptedPrometheusServe
       const params = req.method === 'POST' ? new URLSearchParams(body) : u.searchParams;
       const q = params.get('query') ?? '';
       queries.push(q);
+      headers.push(req.headers);
       const now = Date.now() / 1000;
       const result = (answers.get(q) ?? []).map(([metric, v]) => ({ metric, value: [now, String(v)] }));
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result } }));
@@ -137,6 +141,7 @@ export async function startScriptedPrometheus(): Promise<ScriptedPrometheusServe
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     answers,
     queries,
+    headers,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());
