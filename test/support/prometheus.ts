@@ -13,6 +13,8 @@ export interface RunningTsdb {
   kind: TsdbKind;
   url: string;
   pid: number;
+  /** The server's storage directory (a Thanos sidecar reads Prometheus' TSDB there). */
+  dataDir: string;
   stop(): Promise<void>;
   /** Last lines of the server's output, for failure messages. */
   logTail(): string;
@@ -57,10 +59,12 @@ export interface StartOptions {
   /** More targets, each group with its own target labels (e.g. one `service` per group). */
   groups?: { targets: string[]; labels: Record<string, string> }[];
   scrapeIntervalS?: number;
+  /** global.external_labels (Prometheus only): what a Thanos sidecar needs to tell this server's series apart. */
+  externalLabels?: Record<string, string>;
   startTimeoutMs?: number;
 }
 
-function scrapeConfig(targets: string[], intervalS: number, labels: Record<string, string> = {}, groups: StartOptions['groups'] = []): string {
+function scrapeConfig(targets: string[], intervalS: number, labels: Record<string, string> = {}, groups: StartOptions['groups'] = [], externalLabels: Record<string, string> = {}): string {
   const group = (ts: string[], ls: Record<string, string>): string[] => [
     `      - targets: [${ts.map((t) => JSON.stringify(t)).join(', ')}]`,
     ...(Object.keys(ls).length ? ['        labels:', ...Object.entries(ls).map(([k, v]) => `          ${k}: ${JSON.stringify(v)}`)] : []),
@@ -69,6 +73,7 @@ function scrapeConfig(targets: string[], intervalS: number, labels: Record<strin
   return [
     'global:',
     `  scrape_interval: ${intervalS}s`,
+    ...(Object.keys(externalLabels).length ? ['  external_labels:', ...Object.entries(externalLabels).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`)] : []),
     'scrape_configs:',
     '  - job_name: engines',
     `    scrape_interval: ${intervalS}s`,
@@ -84,7 +89,7 @@ export async function startTsdb(kind: TsdbKind, opts: StartOptions): Promise<Run
   ensureInstalled(kind);
   const dir = mkdtempSync(join(tmpdir(), `baton-${kind}-`));
   const config = join(dir, 'scrape.yml');
-  writeFileSync(config, scrapeConfig(opts.targets, opts.scrapeIntervalS ?? 1, opts.labels, opts.groups));
+  writeFileSync(config, scrapeConfig(opts.targets, opts.scrapeIntervalS ?? 1, opts.labels, opts.groups, opts.externalLabels));
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
   const args = kind === 'prometheus'
@@ -134,5 +139,5 @@ export async function startTsdb(kind: TsdbKind, opts: StartOptions): Promise<Run
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { kind, url, pid: child.pid!, stop, logTail: () => log };
+  return { kind, url, pid: child.pid!, dataDir: join(dir, 'data'), stop, logTail: () => log };
 }
