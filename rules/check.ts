@@ -3,7 +3,7 @@
 import { loadRuleFiles, ruleFilesOf } from './load.js';
 import { withFileSettings } from './prometheus-settings.js';
 import { PrometheusClient, type PrometheusClientOptions, type QueryResult } from './prometheus.js';
-import { diagnoseEmpty, formatEmptyCause, formatStale, otherEngineHint, staleSelectors } from './diagnose.js';
+import { diagnoseEmpty, formatEmptyCause, formatLivePreset, formatStale, livePresets, otherEngineHint, staleSelectors, type LivePreset } from './diagnose.js';
 import { readPerPool, readSingle, type Reading } from './results.js';
 import { formatRuleError, queryFamiliesOf, type QuerySpec, type RuleError, type ServiceRule } from './types.js';
 
@@ -37,7 +37,11 @@ export interface QueryCheck {
 export interface CheckReport {
   ok: boolean;
   files: string[];
-  services: { name: string; file: string; line: number; metric: string; pools: string[]; queries: { name: string; promql: string }[] }[];
+  services: {
+    name: string; file: string; line: number; metric: string; pools: string[]; queries: { name: string; promql: string }[];
+    /** With a Prometheus: the presets whose series exist for the service's labels (live and stale), and the one to use. */
+    presets?: { labels: Record<string, string>; live: LivePreset[]; suggestion?: string };
+  }[];
   errors: RuleError[];
   queries: QueryCheck[];
   /** Empty signals and guards are accepted (reported, not failed). */
@@ -73,7 +77,16 @@ export async function checkRules(files: readonly string[], opts: CheckOptions = 
   if (!opts.prometheus || !loaded.ruleSet) return report;
   const client = new PrometheusClient(withFileSettings(opts.prometheus, loaded.ruleSet.prometheus));
   try {
-    for (const s of services) {
+    for (const [i, s] of services.entries()) {
+      // Which presets' series are there for this service: its `match` labels, or service="<name>" without a preset.
+      const labels = s.selects?.match ?? { service: s.name };
+      const live = await livePresets(client.query, labels, 2 * (opts.scrapeIntervalS ?? 30));
+      const fresh = live.filter((p) => p.stale < p.series);
+      const entry: NonNullable<CheckReport['services'][number]['presets']> = { labels, live };
+      if (fresh.length && !fresh.some((p) => p.engines.includes(s.engine ?? ''))) {
+        entry.suggestion = `engine: ${fresh[0]!.engines[0]}${s.engine ? ` (the rule says ${s.engine})` : ' writes the signal and guards for you'}`;
+      }
+      report.services[i]!.presets = entry;
       // The replicas the evaluator would assume: the rule's replicas query when it has one, else each pool's
       // minReplicas (the default replica source before a first decision). A pool at 0 replicas may have no series.
       let replicas: Record<string, number> = Object.fromEntries(s.pools.map((p) => [p.name, p.minReplicas]));
@@ -167,6 +180,11 @@ export function formatCheckReport(r: CheckReport): string {
     lines.push(`service ${s.name} (${s.file}:${s.line}): metric ${s.metric}, pools ${s.pools.join(', ')}`);
     // Without a Prometheus, still show the PromQL the presets produced.
     if (r.queries.length === 0) for (const q of s.queries) lines.push(`  ${q.name}: ${q.promql}`);
+    if (s.presets) {
+      const at = labelText(s.presets.labels);
+      lines.push(s.presets.live.length ? `  presets with series for ${at}: ${s.presets.live.map(formatLivePreset).join('; ')}` : `  no preset's decode-token series for ${at}`);
+      if (s.presets.suggestion) lines.push(`  suggestion: ${s.presets.suggestion}`);
+    }
   }
   for (const q of r.queries) {
     lines.push(`  ${q.service}/${q.name}: ${q.promql}`);

@@ -146,34 +146,75 @@ export async function staleSelectors(query: InstantQueryFn, promql: string, maxA
   for (const s of selectorsOf(promql)) {
     const total = await seriesCount(query, s.text);
     if (total === 0) continue;
-    // timestamp() drops the metric name: series of a name regex (`{__name__=~"a|b"}`) with the same labels would
-    // collide ("vector cannot contain metrics with the same labelset"), so the name is kept in a label first.
-    const stale = await seriesCount(query, `time() - timestamp(label_replace(${s.text}, "baton_metric_name", "$1", "__name__", "(.*)")) > ${maxAgeS}`);
+    let stale = 0;
+    for (const one of await oneNameSelectors(query, s)) stale += await seriesCount(query, `time() - timestamp(${one}) > ${maxAgeS}`);
     if (stale > 0) out.push({ selector: s.text, total, stale, maxAgeS });
   }
   return out;
+}
+
+/**
+ * The selector as selectors of one metric name each. timestamp() gives a sample's own time only for a plain selector
+ * (of anything else it gives the evaluation time), and it drops the name: series of a name regex (`{__name__=~"a|b"}`)
+ * with the same labels would collide. So a name regex is expanded into the names it matches now.
+ */
+async function oneNameSelectors(query: InstantQueryFn, s: SelectorPart): Promise<string[]> {
+  if (s.metric || !s.matchers.some((m) => m.label === '__name__')) return [s.text];
+  const r = await query(`count by (__name__) (${s.text})`);
+  if (r.kind !== 'vector') return [s.text];
+  const rest = s.matchers.filter((m) => m.label !== '__name__').map((m) => `${m.label}${m.op}${JSON.stringify(m.value)}`);
+  return r.series.map((x) => `{${[`__name__=${JSON.stringify(x.labels.__name__ ?? '')}`, ...rest].join(',')}}`);
 }
 
 export function formatStale(s: StaleSelector): string {
   return `${s.stale} of ${s.total} series of ${s.selector} have no sample newer than ${s.maxAgeS} s (stale: Prometheus still returns their last value for up to 5 m, so a sum() over them does not fall)`;
 }
 
+/** A preset whose decode-token series exist for a service's labels: which name, how many series, how many stale. */
+export interface LivePreset {
+  /** Engines sharing the counter (vLLM v0 and v1). */
+  engines: string[];
+  metric: string;
+  series: number;
+  stale: number;
+}
+
 /**
- * When a rule's engine preset finds nothing: the other engines whose decode-token counter exists for the same `match`
- * labels (every spelling), as a hint, or undefined. vLLM v0 and v1 share the counter and count as one engine family.
+ * The presets whose decode-token counter has series for `match` (every spelling, and the underscore-escaped one), with
+ * how many of those series have no sample newer than `maxAgeS` (stale: they froze other autoscalers' scale-down).
  */
-export async function otherEngineHint(query: InstantQueryFn, engine: string | undefined, match: Record<string, string>): Promise<string | undefined> {
+export async function livePresets(query: InstantQueryFn, match: Record<string, string>, maxAgeS: number): Promise<LivePreset[]> {
   const labels = Object.entries(match).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',');
-  const byMetric = new Map<string, string[]>();
-  for (const [other, m] of Object.entries(ENGINE_METRICS)) {
-    if (other === engine || (engine?.startsWith('vllm') && other.startsWith('vllm'))) continue;
-    const spellings = metricSpellings(other as EngineName, m.generationTokens);
+  const byMetric = new Map<string, LivePreset>();
+  for (const [engine, m] of Object.entries(ENGINE_METRICS)) {
+    const spellings = metricSpellings(engine as EngineName, m.generationTokens);
     for (const name of new Set([...spellings, ...spellings.map((n) => n.replace(/:/g, '_'))])) {
-      if ((await seriesCount(query, `${name}{${labels}}`)) === 0) continue;
-      byMetric.set(name, [...(byMetric.get(name) ?? []), other]);
+      const known = byMetric.get(name);
+      if (known) {
+        known.engines.push(engine);
+        break;
+      }
+      const selector = `${name}{${labels}}`;
+      const series = await seriesCount(query, selector);
+      if (series === 0) continue;
+      const stale = await seriesCount(query, `time() - timestamp(${selector}) > ${maxAgeS}`);
+      byMetric.set(name, { engines: [engine], metric: name, series, stale });
       break;
     }
   }
-  if (byMetric.size === 0) return undefined;
-  return `these labels have ${[...byMetric].map(([m, e]) => `${m} (engine: ${e.join(' or ')})`).join(', ')}: the rule's engine preset may be the wrong one`;
+  return [...byMetric.values()];
+}
+
+export function formatLivePreset(p: LivePreset): string {
+  return `${p.metric} (engine: ${p.engines.join(' or ')}): ${p.series} series${p.stale ? `, ${p.stale} stale` : ''}`;
+}
+
+/**
+ * When a rule's engine preset finds nothing: the other engines whose decode-token counter exists for the same `match`
+ * labels, as a hint, or undefined. vLLM v0 and v1 share the counter and count as one engine family.
+ */
+export async function otherEngineHint(query: InstantQueryFn, engine: string | undefined, match: Record<string, string>): Promise<string | undefined> {
+  const others = (await livePresets(query, match, Infinity)).filter((p) => !p.engines.includes(engine ?? ''));
+  if (others.length === 0) return undefined;
+  return `these labels have ${others.map((p) => `${p.metric} (engine: ${p.engines.join(' or ')})`).join(', ')}: the rule's engine preset may be the wrong one`;
 }

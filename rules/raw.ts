@@ -1,5 +1,6 @@
 // The shape of a rule file after JSON Schema validation (before presets and defaults).
 import type { EngineName } from './presets.js';
+import type { PrometheusFileSettings } from './prometheus-settings.js';
 import type { WhenCondition } from './types.js';
 
 export type RawQuery = string | { promql: string; by?: string };
@@ -48,16 +49,8 @@ export interface RawService {
   utcOffsetSeconds?: number;
 }
 
-export interface RawPrometheusSettings {
-  headers?: Record<string, string>;
-  headerFiles?: Record<string, string>;
-  bearerTokenFile?: string;
-  basicAuthFile?: string;
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
-  timeout?: string;
-}
+/** As loaded (rules/prometheus-settings.ts), but the timeout is still its duration text. */
+export type RawPrometheusSettings = Omit<PrometheusFileSettings, 'timeoutMs'> & { timeout?: string };
 
 export interface RawRuleFile {
   prometheus?: RawPrometheusSettings;

@@ -128,6 +128,23 @@ describe('rules check --prometheus: diagnoses on a real Prometheus', function ()
     assert.equal(d.status, 'empty');
     assert.match(d.diagnosis!, /metric sglang\[:_\]generation_tokens_total \(regex\) has no series/);
     assert.match(d.diagnosis!, /these labels have vllm:generation_tokens_total \(engine: vllm or vllm-v0\): the rule's engine preset may be the wrong one/);
+    // Per service: which presets' series are live (and stale) for its labels, and the one to use.
+    const text = formatCheckReport(report);
+    assert.match(text, /presets with series for \{service="service-a"\}: vllm:generation_tokens_total \(engine: vllm or vllm-v0\): \d+ series/);
+    assert.match(text, /suggestion: engine: vllm \(the rule says sglang\)/);
+  });
+
+  it('a hand-written rule is told which preset its series belong to; a rule on the right preset gets no suggestion', async () => {
+    const file = join(dir, 'handwritten.yaml');
+    const noGuards = (text: string) => text.replace('    guards:\n', '    guards: []\n');
+    writeFileSync(file, noGuards(rule('service-a', '')).replace(/    engine: vllm\n    match: \{service: service-a\}\n/, "    decodeTps: 'sum(rate(vllm:generation_tokens_total{service=\"service-a\"}[5s]))'\n"));
+    const hand = await checkRules([file], { prometheus: { url: tsdb.url } });
+    assert.deepEqual(hand.errors, []);
+    assert.equal(hand.services[0]!.presets!.suggestion, 'engine: vllm writes the signal and guards for you');
+    writeFileSync(file, noGuards(rule('service-a', '')));
+    const preset = await checkRules([file], { prometheus: { url: tsdb.url } });
+    assert.equal(preset.services[0]!.presets!.live[0]!.metric, 'vllm:generation_tokens_total');
+    assert.equal(preset.services[0]!.presets!.suggestion, undefined);
   });
 
   it('an SGLang preset reads the series under either spelling (sglang: or sglang_)', async () => {
