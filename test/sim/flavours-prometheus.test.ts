@@ -30,7 +30,7 @@ function rule(flavour: Flavour): string {
   - name: svc-${flavour}
     engine: ${flavour}
     match: ${match}
-    window: 20s
+    window: 10s
     ratio: {prefill: 1, decode: 1}
     decodeTpsPerUnit: 1000
     pools:
@@ -72,7 +72,7 @@ describe('simulator flavours: each engine preset reads the simulated stack on a 
     try {
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const r = await client.query('count(count_over_time(llm_d_epp_request_total[25s]) >= 22)');
+        const r = await client.query('count(count_over_time(llm_d_epp_request_total[15s]) >= 13)');
         if (r.kind === 'vector' && r.series.length) break;
         if (Date.now() > deadline) throw new Error('Prometheus did not collect 20 s of the simulated stacks');
         await new Promise((r) => setTimeout(r, 500));
@@ -98,7 +98,7 @@ describe('simulator flavours: each engine preset reads the simulated stack on a 
       for (const q of report.queries) assert.equal(q.status, 'ok', `${q.name}: ${q.status} ${q.verdict ?? q.error ?? ''} ${q.diagnosis ?? ''}\n${q.promql}`);
       const value = (q: QueryCheck) => (q.shape?.kind === 'vector' ? q.shape.values.reduce((a, b) => a + b, 0) : q.shape?.kind === 'scalar' ? q.shape.value : NaN);
       const tps = value(report.queries.find((q) => q.name === 'decodeTps')!);
-      // RPS × OUTPUT tokens per second, with Poisson arrivals over a 20 s window.
+      // RPS × OUTPUT tokens per second, with Poisson arrivals over a 10 s window.
       assert.ok(tps > 0.5 * RPS * OUTPUT && tps < 1.5 * RPS * OUTPUT, `decode TPS ${tps}, expected about ${RPS * OUTPUT}`);
       const wake = report.queries.find((q) => q.name === 'wake');
       if (wake) assert.ok(value(wake) >= 0.5 * RPS, `wake ${value(wake)}: arrivals alone are ${RPS}/s`);
