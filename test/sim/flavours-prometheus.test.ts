@@ -67,7 +67,7 @@ describe('simulator flavours: each engine preset reads the simulated stack on a 
     await new Promise<void>((r) => sd.listen(0, '127.0.0.1', r));
     processes = new ProcessSet(dir);
     promUrl = (await startHttpSdPrometheus(processes, dir, `http://127.0.0.1:${(sd.address() as AddressInfo).port}/`, 1)).url;
-    // A 20 s rate window over steady load.
+    // A 10 s rate window over steady load, once every series covers it (a younger series reads low in rate()).
     const client = new PrometheusClient({ url: promUrl, timeoutMs: 3000 });
     try {
       const deadline = Date.now() + 60_000;
