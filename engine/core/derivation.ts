@@ -5,7 +5,7 @@ import type { Decision, PoolConfig, Reason, Role, ServicePolicyConfig } from './
 import { round3 } from './units.js';
 
 export interface DerivationStep {
-  /** previous, need, guard, ceiling, cooldown, scale-in, periodic, bounds, level, decode, prefill, result */
+  /** previous, need, guard, ceiling, wake, cooldown, scale-in, periodic, bounds, level, decode, prefill, result */
   step: string;
   text: string;
   /** Decode units after this step, where the step sets them. */
@@ -25,6 +25,10 @@ const STEP_OF: Partial<Record<Reason['code'], string>> = {
   'clamp-max': 'bounds',
   ratio: 'bounds',
   'pool-fallback': 'split',
+  wake: 'wake',
+  asleep: 'wake',
+  idle: 'scale-in',
+  'idle-to-zero': 'scale-in',
 };
 
 export function deriveDecision(cfg: ServicePolicyConfig, d: Decision): DerivationStep[] {
@@ -53,7 +57,7 @@ export function deriveDecision(cfg: ServicePolicyConfig, d: Decision): Derivatio
       if (step && steps.includes(step)) out.push({ step, text: r.message });
     }
   };
-  reasonsOf(['ceiling']);
+  reasonsOf(['ceiling', 'wake']);
   if (d.needUnits !== undefined) out.push({ step: 'need', text: `target after signal and guards: ${round3(d.needUnits)} units`, units: round3(d.needUnits) });
   reasonsOf(['cooldown', 'scale-in', 'periodic', 'bounds']);
 

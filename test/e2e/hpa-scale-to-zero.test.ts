@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { waitFor } from './harness/api.js';
 import { registerBaton, type RegisteredBaton } from './harness/baton.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
+import { trackFailures } from './harness/failures.js';
 import { Gateway, sleeperRule } from './harness/gateway.js';
 import { startHttpSdPrometheus } from './harness/prometheus.js';
 import { applyScenario, workloadName, type PoolSpec } from './harness/workload.js';
@@ -25,7 +26,7 @@ describe('e2e: the stock HPA scales a service to and from zero on Baton\'s numbe
   let cluster: Cluster | undefined;
   let gateway: Gateway | undefined;
   let baton: RegisteredBaton | undefined;
-  let failed = false;
+  const failures = trackFailures();
 
   const replicas = async () => Object.fromEntries(await Promise.all(POOLS.map(async (p) =>
     [p.name, (await cluster!.api.get<{ spec: { replicas: number } }>(`/apis/apps/v1/namespaces/${NS}/deployments/${workloadName(SERVICE, p)}`)).spec.replicas] as const)));
@@ -47,21 +48,17 @@ describe('e2e: the stock HPA scales a service to and from zero on Baton\'s numbe
       // from the start counts as switched off by hand. So the service starts at one replica per role.
       for (const p of POOLS) await cluster.kubectl(['-n', NS, 'scale', 'deployment', workloadName(SERVICE, p), '--replicas=1']);
     } catch (err) {
-      failed = true;
+      failures.mark();
       throw err;
     }
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') failed = true;
-  });
-
   after(async function () {
     this.timeout(60_000);
-    if (failed && cluster) console.error(`\n===== e2e failed: component log tails (run dir kept: ${cluster.runDir}) =====\n${cluster.logTails(30)}`);
+    failures.report(cluster, 'scale-to-zero e2e');
     await baton?.close().catch(() => undefined);
     await gateway?.close();
-    await cluster?.stop(failed);
+    await cluster?.stop(failures.any);
   });
 
   it('an idle service is taken to 0, woken to one replica per role by the wake signal, back to 0 after the idle window', async () => {

@@ -15,6 +15,7 @@ import { StaticPolicy } from '../../sim/policies/static.js';
 import type { PoolPlan } from '../../sim/scenario.js';
 import { waitFor } from './harness/api.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
+import { trackFailures } from './harness/failures.js';
 import { Gateway, sleeperRule } from './harness/gateway.js';
 import { ensureKeda, startKeda, type RunningKeda } from './harness/keda.js';
 import { startHttpSdPrometheus, type HttpSdPrometheus } from './harness/prometheus.js';
@@ -66,7 +67,7 @@ describe('e2e: real KEDA follows Baton through its external scaler (gRPC, mutual
   let servingCaPem = '';
   let kedaClientCert: { certPem: string; keyPem: string } | undefined;
   let scalerAddress = '';
-  let failed = false;
+  const failures = trackFailures();
   const timings: string[] = [];
 
   const api = () => cluster!.api;
@@ -164,23 +165,19 @@ describe('e2e: real KEDA follows Baton through its external scaler (gRPC, mutual
       ]);
       timings.push(`scenario applied ${((Date.now() - t0) / 1000).toFixed(1)} s after start`);
     } catch (err) {
-      failed = true;
+      failures.mark();
       throw err;
     }
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') failed = true;
-  });
-
   after(async function () {
     this.timeout(60_000);
-    if (failed && cluster) console.error(`\n===== KEDA e2e failed: component log tails (run dir kept: ${cluster.runDir}) =====\n${cluster.logTails(30)}`);
+    failures.report(cluster, 'KEDA e2e');
     await keda?.close().catch(() => undefined);
     await adapter?.close().catch(() => undefined);
     await sim?.close().catch(() => undefined);
     await gateway?.close();
-    await cluster?.stop(failed);
+    await cluster?.stop(failures.any);
     if (timings.length) console.log(`      KEDA e2e timings:\n${timings.map((t) => `        ${t}`).join('\n')}`);
   });
 

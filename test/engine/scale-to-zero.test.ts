@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { decide } from '../../engine/core/decide.js';
+import { deriveDecision } from '../../engine/core/derivation.js';
 import { GUARD_ERROR, type GuardReading, type PolicyState, type ServiceObservation, type ServicePolicyConfig } from '../../engine/core/types.js';
 
 function service(over: Partial<ServicePolicyConfig> = {}): ServicePolicyConfig {
@@ -47,6 +48,9 @@ describe('policy core: scale to and from zero', () => {
     assert.deepEqual([woken!.prefill.replicas, woken!.decode.replicas], [1, 1], '9:5 at its smallest is one replica per role, not 2:1');
     assert.equal(woken!.direction, 'up');
     assert.ok(codes(woken!).includes('wake'));
+    // explain's derivation names the step.
+    assert.ok(deriveDecision(cfg, woken!).some((s) => s.step === 'wake' && /waking from zero to the smallest pair/.test(s.text)));
+    assert.ok(deriveDecision(cfg, asleep!).some((s) => s.step === 'wake' && /asleep at zero/.test(s.text)));
   });
 
   it('an unreadable wake signal neither wakes a sleeping service nor counts as idle for an awake one', () => {
