@@ -4,6 +4,7 @@
 // its replicas. Nothing ever scales down on a gap.
 import { decide, noteSignalMissing } from '../engine/core/decide.js';
 import { initialHpaState, stepHpa, type HpaSpec, type HpaState } from '../engine/core/hpa/index.js';
+import { GUARD_ERROR } from '../engine/core/types.js';
 import type { GuardReading, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
 import { guardReadingOf, readPerPool, readSingle } from '../rules/results.js';
 import { policyConfigOf, type ServiceRule } from '../rules/types.js';
@@ -21,6 +22,7 @@ export interface ActualSource {
 export function whatIfQueries(rule: ServiceRule, actual?: ActualSource): HistoryQuery[] {
   const out: HistoryQuery[] = [{ name: 'decodeTps', promql: rule.decodeTps.promql }];
   for (const g of rule.guards) out.push({ name: `guard:${g.name}`, promql: g.query.promql });
+  if (rule.wake) out.push({ name: 'wake', promql: rule.wake.query.promql });
   if (actual) out.push({ name: 'actual', promql: actual.promql });
   return out;
 }
@@ -119,19 +121,25 @@ export function runWhatIf(o: WhatIfOptions): WhatIfRun {
       readings[g.name] = guardReadingOf(r);
     }
 
+    // Scale to zero, as the evaluator does it: while the wake query answers, no decode TPS is no outage.
+    let wake: GuardReading | undefined;
+    if (rule.wake) {
+      const raw = history.at('wake', i);
+      wake = guardReadingOf(raw ? readSingle(raw) : undefined);
+    }
     const cfg = activeConfig(rule, t, values);
     let held = false;
     let problem: string | undefined;
     let direction: WhatIfStep['direction'] = null;
     let reasonCodes: string[] = [];
-    if (!signal.ok && cfg.periodic?.mode !== 'only') {
+    if (!signal.ok && cfg.periodic?.mode !== 'only' && !(rule.wake && wake !== GUARD_ERROR)) {
       policy = noteSignalMissing(policy, t);
       held = true;
       problem = `decode TPS unusable: ${signal.problem}`;
     } else {
       const guards: Record<string, GuardReading> = {};
       for (const g of cfg.guards) guards[g.name] = readings[g.name];
-      const d = decide(cfg, { now: t, decodeTps: values.decodeTps, guards, replicas: fleet }, policy);
+      const d = decide(cfg, { now: t, decodeTps: values.decodeTps, guards, replicas: fleet, ...(rule.wake ? { wake } : {}) }, policy);
       policy = d.state;
       direction = d.direction;
       reasonCodes = [...new Set(d.reasons.map((r) => r.code))];
