@@ -4,7 +4,6 @@
 import { batched } from '../engine/core/batched.js';
 import { decide, noteSignalMissing } from '../engine/core/decide.js';
 import type { Decision, GuardReading, PolicyState, Role, ServiceObservation, ServicePolicyConfig } from '../engine/core/types.js';
-import { GUARD_ERROR } from '../engine/core/types.js';
 import type { Registry } from 'prom-client';
 import type { BatchTrace } from '../adapter/provider.js';
 import type { Batch } from './batch/plan.js';
@@ -13,7 +12,7 @@ import { cohortKey, delayToPhase, phaseOffsetMs } from './batch/schedule.js';
 import { SharedQueries } from './dedupe.js';
 import { rulesMetrics, type RulesMetrics, type ServiceSeries } from './metrics.js';
 import { PrometheusError, type InstantQuery, type QueryResult } from './prometheus.js';
-import { guardReadingOf, readPerPool, readSingle, type ProblemKind, type Reading } from './results.js';
+import { decidesWithoutSignal, guardReadingOf, readPerPool, readSingle, type ProblemKind, type Reading } from './results.js';
 import { policyConfigOf, queryFamiliesOf, type RuleSet, type ServiceRule } from './types.js';
 import { evaluateWhen, whenData } from './when.js';
 
@@ -457,12 +456,11 @@ export class Evaluator {
     }
     for (let i = 0; i < rule.guards.length; i++) traces[guardsAt + i]!.active = cfg.guards.some((g) => g.name === rule.guards[i]!.name);
     const signalNotNeeded = cfg.periodic?.mode === 'only';
-    // Scale to zero: without pods there is no decode TPS, so while Prometheus answers the wake signal the core decides
-    // (asleep, waking, or holding a level whose pods have not reported yet); only when that fails too is it an outage.
+    // Scale to zero: the core decides without decode TPS (asleep, waking, or holding a level whose pods have not
+    // reported yet) while the wake query answers. Wake is the last family.
     let wake: GuardReading | undefined;
     if (rule.wake) wake = guardReadingOf(this.reading(rule, traces[families.length - 1]!, readSingle));
-    const decidesWithoutSignal = rule.wake !== undefined && wake !== GUARD_ERROR;
-    if (!signal.ok && !signalNotNeeded && !decidesWithoutSignal) {
+    if (!signal.ok && !signalNotNeeded && !decidesWithoutSignal(rule.wake !== undefined, wake)) {
       st.policy = noteSignalMissing(st.policy, nowS);
       return this.hold(st, `decode TPS unusable: ${signal.problem}`);
     }

@@ -89,6 +89,15 @@ export function readPerPool(result: QueryResult, opts: PerPoolOptions): Reading 
  * the window (no series, or the NaN histogram_quantile gives on zero rates); an error for anything else (the query
  * failed, or answered a shape, a sign or an infinity that is no latency), which blocks scale-in.
  */
+/**
+ * Scale to zero: whether the core decides although decode TPS is unusable. Without pods there is no decode TPS, so
+ * while the wake query answers (a value or empty) it is no outage; when the wake query fails too, it is one (hold).
+ * The one rule for the adapter's evaluator and the what-if replay.
+ */
+export function decidesWithoutSignal(hasWake: boolean, wake: GuardReading | undefined): boolean {
+  return hasWake && wake !== GUARD_ERROR;
+}
+
 export function guardReadingOf(reading: Reading | undefined): GuardReading {
   if (!reading) return GUARD_ERROR;
   if (reading.ok) return reading.value;

@@ -4,9 +4,8 @@
 // its replicas. Nothing ever scales down on a gap.
 import { decide, noteSignalMissing } from '../engine/core/decide.js';
 import { initialHpaState, stepHpa, type HpaSpec, type HpaState } from '../engine/core/hpa/index.js';
-import { GUARD_ERROR } from '../engine/core/types.js';
 import type { GuardReading, PolicyState, Role, ServicePolicyConfig } from '../engine/core/types.js';
-import { guardReadingOf, readPerPool, readSingle } from '../rules/results.js';
+import { decidesWithoutSignal, guardReadingOf, readPerPool, readSingle } from '../rules/results.js';
 import { policyConfigOf, type ServiceRule } from '../rules/types.js';
 import { evaluateWhen, whenData } from '../rules/when.js';
 import { BATON_HPA_RECIPE } from '../sim/policies/coordinated.js';
@@ -121,7 +120,7 @@ export function runWhatIf(o: WhatIfOptions): WhatIfRun {
       readings[g.name] = guardReadingOf(r);
     }
 
-    // Scale to zero, as the evaluator does it: while the wake query answers, no decode TPS is no outage.
+    // Scale to zero, as the evaluator does it (decidesWithoutSignal).
     let wake: GuardReading | undefined;
     if (rule.wake) {
       const raw = history.at('wake', i);
@@ -132,7 +131,7 @@ export function runWhatIf(o: WhatIfOptions): WhatIfRun {
     let problem: string | undefined;
     let direction: WhatIfStep['direction'] = null;
     let reasonCodes: string[] = [];
-    if (!signal.ok && cfg.periodic?.mode !== 'only' && !(rule.wake && wake !== GUARD_ERROR)) {
+    if (!signal.ok && cfg.periodic?.mode !== 'only' && !decidesWithoutSignal(rule.wake !== undefined, wake)) {
       policy = noteSignalMissing(policy, t);
       held = true;
       problem = `decode TPS unusable: ${signal.problem}`;

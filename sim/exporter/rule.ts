@@ -46,7 +46,8 @@ export function ruleExporterPlan(rule: ServiceRule, c: RuleExporterChoices = {})
   const match = rule.selects?.match ?? { service: rule.name };
   const labels: Record<string, string> = {};
   // A router preset matches on the router's own model label: that is the simulated model's name, not a target label.
-  const modelLabel = flavourSpec(flavour).router === 'dynamo' ? 'model' : flavourSpec(flavour).router === 'llm-d' ? 'model_name' : undefined;
+  const router = flavourSpec(flavour).router;
+  const modelLabel = router === 'dynamo' ? 'model' : router === 'llm-d' ? 'model_name' : undefined;
   let modelName: string | undefined;
   for (const [k, v] of Object.entries(match)) {
     if (k === 'service' || k === 'namespace') continue;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ProcessSet } from '../e2e/harness/processes.js';
 import { freePorts } from '../e2e/harness/ports.js';
 import { startAdapterHarness, until, type AdapterHarness } from '../adapter/harness.js';
+import { growingPage } from '../support/growing-page.js';
 import { startTsdb, type RunningTsdb } from '../support/prometheus.js';
 import { ensureThanos } from '../support/thanos.js';
 
@@ -57,11 +58,7 @@ describe('rules: Baton behind a Thanos Querier over two Prometheus', function ()
     dir = mkdtempSync(join(tmpdir(), 'baton-thanos-'));
     // One decode pod per shard, each generating 1200 tokens/s (the sample's counters grow by their value per second).
     const started = Date.now();
-    pages = createServer((_req, res) => {
-      const t = (Date.now() - started) / 1000 + 1;
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(SAMPLE.replace(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/gm,
-        (line, name: string, labels: string | undefined, value: string) => (/(_total|_sum|_count|_bucket)$/.test(name) ? `${name}${labels ?? ''} ${Number(value) * t}` : line)));
-    });
+    pages = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(growingPage(SAMPLE, started)));
     await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
     const target = `127.0.0.1:${(pages.address() as AddressInfo).port}`;
     shards = await Promise.all(['a', 'b'].map((shard) => startTsdb('prometheus', {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkRules, type QueryCheck } from '../../rules/check.js';
 import { PrometheusClient } from '../../rules/prometheus.js';
+import { growingPage } from '../support/growing-page.js';
 import { startTsdb, type RunningTsdb } from '../support/prometheus.js';
 
 const SAMPLES = join(process.cwd(), 'test', 'rules', 'upstream-samples');
@@ -20,10 +21,7 @@ async function serveSamples(files: string[]): Promise<{ server: Server; hostPort
   const server = createServer((req, res) => {
     const page = pages.get(req.url ?? '');
     if (!page) return void res.writeHead(404).end();
-    const t = (Date.now() - started) / 1000 + 1;
-    const body = page.replace(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/gm, (line, name: string, labels: string | undefined, value: string) =>
-      /(_total|_sum|_count|_bucket)$/.test(name) ? `${name}${labels ?? ''} ${Number(value) * t}` : line);
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(body);
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(growingPage(page, started));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { server, hostPort: `127.0.0.1:${(server.address() as AddressInfo).port}` };
