@@ -13,6 +13,9 @@
 // minimal stand-in here answers that (and nothing else), and it authorises the client certificate's O=system:masters
 // without a SubjectAccessReview.
 //
+// A third system, `floor`, is a bare TLS server answering one fixed body (same certificates, same load, same Prometheus
+// running beside it): its p99 is what the host and the load generator cost before either system does any work.
+//
 // Rows: {system, hpas, load (open|closed), round, offeredRps, rps, p50Ms, p99Ms, errors, promQueriesPerS, cpuPct, rssMiB};
 // `medians` holds the median over rounds of each cell. promQueriesPerS counts Prometheus' own HTTP API requests while
 // the cell ran (the other system is paused). cpuPct: the system's process, 100 = one core.
@@ -37,7 +40,8 @@ const DECODE_TPS = 1500;
 /** ⌈1500 / 1000⌉ and ⌈2 × 3/2⌉: what both systems must serve at steady state. */
 const EXPECTED = { decode: 2, prefill: 3 };
 
-type System = 'baton' | 'prometheus-adapter';
+/** `floor`: a bare TLS server answering one fixed body, measured the same way: what the host and the load generator cost. */
+type System = 'baton' | 'prometheus-adapter' | 'floor';
 
 type Options = LoadFlags;
 
@@ -86,7 +90,7 @@ export function peerConfig(): string {
 }
 
 /** Each service's decode tokens (1,500/s) and its latency histograms, on one scrape target. */
-async function startSeriesTarget(services: number): Promise<ScrapeTarget> {
+export async function startSeriesTarget(services: number): Promise<ScrapeTarget> {
   const buckets = ['0.025', '0.05', '0.1', '+Inf'];
   return startScrapeTarget((t) => {
     const out: string[] = ['# TYPE vllm:generation_tokens_total counter'];
@@ -224,6 +228,40 @@ async function batonChild(configJson: string): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
+/**
+ * The measurement floor: a bare Node HTTPS server in its own process (client certificates verified to the client CA, as
+ * both systems do) that answers every request with one fixed ExternalMetricValueList. Whatever latency it shows comes
+ * from the host, Prometheus beside it and the load generator; a system's p99 above it is what the system adds.
+ */
+async function startFloor(files: Files, log: (l: string) => void): Promise<Proc> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--floor-child', JSON.stringify(files)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.once('exit', (code, signal) => log(`  [floor] exited (${signal ?? code})`));
+  const url = await new Promise<string>((res, rej) => {
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /READY (\S+)/.exec(out);
+      if (m) res(m[1]!);
+    });
+    child.once('exit', (code) => rej(new Error(`the floor server exited (${code}) before it was ready`)));
+  });
+  return procOf('floor', child, url);
+}
+
+function floorChild(filesJson: string): void {
+  const f = JSON.parse(filesJson) as Files;
+  const body = JSON.stringify({
+    kind: 'ExternalMetricValueList', apiVersion: 'external.metrics.k8s.io/v1beta1', metadata: {},
+    items: [{ metricName: 'baton_desired_replicas', metricLabels: { service: 'svc-0', role: 'decode', pool: 'decode' }, timestamp: new Date().toISOString(), value: String(EXPECTED.decode) }],
+  });
+  const server = https.createServer({ cert: readFileSync(f.servingCert), key: readFileSync(f.servingKey), ca: readFileSync(f.clientCa), requestCert: true, rejectUnauthorized: true }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+  });
+  server.keepAliveTimeout = 95_000;
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`READY https://127.0.0.1:${(server.address() as AddressInfo).port}\n`));
+  process.once('SIGTERM', () => process.exit(0));
+}
+
 async function startPeer(bin: string, dir: string, files: Files, promUrl: string, standIn: string, standInCa: string, log: (l: string) => void): Promise<Proc> {
   const kubeconfig = join(dir, 'stand-in.kubeconfig');
   writeFileSync(kubeconfig, [
@@ -272,7 +310,7 @@ function pathsOf(system: System, hpas: number): string[] {
   for (let j = 0; j < hpas; j++) {
     const s = `svc-${Math.floor(j / 2)}`;
     const role = j % 2 === 0 ? 'decode' : 'prefill';
-    out.push(system === 'baton'
+    out.push(system !== 'prometheus-adapter'
       ? `/apis/external.metrics.k8s.io/v1beta1/namespaces/${NAMESPACE}/baton_desired_replicas?labelSelector=${encodeURIComponent(`service=${s},role=${role}`)}`
       : `/apis/external.metrics.k8s.io/v1beta1/namespaces/${NAMESPACE}/${role}_desired_replicas?labelSelector=${encodeURIComponent(`service=${s}`)}`);
   }
@@ -400,6 +438,7 @@ async function main(): Promise<void> {
         procs.push(await startBaton(join(dir, `baton-${hpas}`), files, tsdb.url, services, log));
         procs.push(await startPeer(bin, dir, files, tsdb.url, standIn.url, standInCa, log));
         await checkSameValues(procs, hpas, user, servingCa.certPem, log);
+        procs.push(await startFloor(files, log));
         const loads: { load: 'open' | 'closed'; rate?: number }[] = [...o.rates.map((rate) => ({ load: 'open' as const, rate })), { load: 'closed' }];
         for (let roundNo = 1; roundNo <= o.rounds; roundNo++) {
           for (const l of loads) {
@@ -448,7 +487,9 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const i = process.argv.indexOf('--baton-child');
-  (i > 0 ? batonChild(process.argv[i + 1]!) : main()).catch((err: unknown) => {
+  const floor = process.argv.indexOf('--floor-child');
+  if (floor > 0) floorChild(process.argv[floor + 1]!);
+  else (i > 0 ? batonChild(process.argv[i + 1]!) : main()).catch((err: unknown) => {
     console.error(err instanceof Error ? err.stack ?? err.message : err);
     process.exit(1);
   });

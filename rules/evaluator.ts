@@ -268,12 +268,17 @@ export class Evaluator {
       // Everything the round needs is sent first, a few at a time (a query's deadline runs from when it is sent, so
       // thousands of unbatched queries must not queue behind each other), and the evaluations then read settled
       // answers without a promise per query.
-      const promqls: string[] = [];
+      // One member per text sent: thousands of services sharing a batch cost one prefetch, not one promise each.
+      const bySent = new Map<string, string>();
       for (const s of services) {
         const st = this.states.get(s);
-        if (st) for (const q of queryFamiliesOf(st.rule)) promqls.push(q.spec.promql);
+        if (!st) continue;
+        for (const q of queryFamiliesOf(st.rule)) {
+          const sent = this.queries.sentFor(q.spec.promql);
+          if (!bySent.has(sent)) bySent.set(sent, q.spec.promql);
+        }
       }
-      await batched(promqls, PREFETCH_CONCURRENCY, (q) => this.queries.prefetch(q, results) ?? Promise.resolve());
+      await batched([...bySent.values()], PREFETCH_CONCURRENCY, (q) => this.queries.prefetch(q, results) ?? Promise.resolve());
       for (let i = 0; i < services.length; i += ROUND_SLICE) {
         if (i > 0) await new Promise<void>((r) => setImmediate(r));
         await Promise.all(services.slice(i, i + ROUND_SLICE).map((s) => this.evaluate(s, results)));

@@ -72,13 +72,17 @@ export class BatchedQueries {
     return { result: this.slice(whole, batch, promql), batch };
   }
 
+  /** The text sent to answer `promql`: its batch's merged query, or itself. */
+  sentFor(promql: string): string {
+    return this.batchOf(promql)?.promql ?? promql;
+  }
+
   /**
    * Sends what `promql` needs in this round (its batch's query, or itself), so that `answerNow` finds it settled;
    * undefined when the round has already sent it. The promise never rejects (the error is the answer).
    */
   prefetch(promql: string, round: RoundResults): Promise<unknown> | undefined {
-    const batch = this.batchOf(promql);
-    const sent = batch ? batch.promql : promql;
+    const sent = this.sentFor(promql);
     if (round.has(sent)) return undefined;
     return this.send(sent, round).catch(() => undefined);
   }
