@@ -4,6 +4,7 @@ import { adapterCommand } from './commands/adapter.js';
 import { demoCommand } from './commands/demo.js';
 import { engineCommand } from './commands/engine.js';
 import { explainCommand } from './commands/explain.js';
+import { podMonitorCommand } from './commands/podmonitor.js';
 import { rulesCommand } from './commands/rules.js';
 import { simulateCommand } from './commands/simulate.js';
 import { sweepCommand } from './commands/sweep.js';
@@ -19,6 +20,7 @@ export function program(): Command {
     .addCommand(sweepCommand())
     .addCommand(adapterCommand())
     .addCommand(engineCommand())
+    .addCommand(podMonitorCommand())
     .addCommand(rulesCommand())
     .addCommand(explainCommand())
     .addCommand(whatifCommand());

@@ -2,6 +2,7 @@
 // name the file and the field.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { resolveIdentity, type IdentityLabels } from '../placement/identity.js';
 import { validateSpecs } from '../placement/place.js';
 import { DEFAULT_TOPOLOGY_KEYS, type Affinity, type PlacementPool, type ServiceDemand, type ServicePlacementSpec, type TopologyKeys } from '../placement/types.js';
 
@@ -9,6 +10,8 @@ export interface EngineConfig {
   /** Namespace of the Lease, the plan ConfigMap and the Events. */
   namespace: string;
   keys: TopologyKeys;
+  /** Which pod labels name a pod's service, role, pool and group (a preset such as `llm-d`, or keys). */
+  podLabels: IdentityLabels;
   services: ServicePlacementSpec[];
 }
 
@@ -63,7 +66,7 @@ export function parseEngineConfig(doc: unknown, file = 'config'): EngineConfig {
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message}`);
   }
-  return { namespace: str(doc, 'namespace', file, 'baton'), keys, services };
+  return { namespace: str(doc, 'namespace', file, 'baton'), keys, podLabels: resolveIdentity(doc.podLabels, `${file}: podLabels`), services };
 }
 
 export function loadEngineConfig(path: string): EngineConfig {

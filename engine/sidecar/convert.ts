@@ -1,7 +1,28 @@
 // Kubernetes objects → the placement's plain snapshot (pure, so it is unit-tested without a cluster).
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { POD_POOL_LABEL, POD_SERVICE_LABEL } from '../placement/labels.js';
-import type { ClusterSnapshot, NodeInfo, PodInfo, TopologyKeys } from '../placement/types.js';
+import { IDENTITY_PRESETS, identityOf, type IdentityLabels, type PodIdentity } from '../placement/identity.js';
+import type { ClusterSnapshot, NodeInfo, PodInfo, ServicePlacementSpec, TopologyKeys } from '../placement/types.js';
+
+/** How pods are attributed to a service pool: the label mapping, and the pool of a pod whose labels name none. */
+export interface PodAttribution {
+  identity: IdentityLabels;
+  /** The pool of a pod the mapping gives no pool label for: its service's only pool of that role. */
+  poolOf?: (id: PodIdentity) => string | undefined;
+}
+
+const BATON: PodAttribution = { identity: IDENTITY_PRESETS.baton };
+
+/** Attribution over configured services: a pod without a pool label belongs to its service's only pool of its role. */
+export function attribution(identity: IdentityLabels, services: readonly ServicePlacementSpec[]): PodAttribution {
+  const only = new Map<string, string | undefined>();
+  for (const s of services) {
+    for (const role of ['prefill', 'decode'] as const) {
+      const pools = s.pools.filter((p) => p.role === role);
+      only.set(`${s.service}/${role}`, pools.length === 1 ? pools[0]!.name : undefined);
+    }
+  }
+  return { identity, poolOf: (id) => (id.role ? only.get(`${id.service}/${id.role}`) : undefined) };
+}
 
 /** Kubernetes quantities for GPU counts are integers ("8"); anything else counts as 0 with no guessing. */
 function count(q: string | undefined): number {
@@ -28,24 +49,25 @@ export function podGpus(p: V1Pod, keys: TopologyKeys): number {
 }
 
 /** Bound, unfinished pods: they hold GPUs (and, for Baton's, a slot label) until they are gone. */
-export function podInfo(p: V1Pod, keys: TopologyKeys): PodInfo | undefined {
+export function podInfo(p: V1Pod, keys: TopologyKeys, by: PodAttribution = BATON): PodInfo | undefined {
   const node = p.spec?.nodeName;
   const phase = p.status?.phase;
   if (!node || phase === 'Succeeded' || phase === 'Failed') return undefined;
   const info: PodInfo = { name: `${p.metadata?.namespace}/${p.metadata?.name}`, node, gpus: podGpus(p, keys) };
-  const labels = p.metadata?.labels ?? {};
-  if (labels[POD_SERVICE_LABEL] && labels[POD_POOL_LABEL]) {
-    info.service = labels[POD_SERVICE_LABEL];
-    info.pool = labels[POD_POOL_LABEL];
+  const id = identityOf(p.metadata?.labels ?? {}, by.identity);
+  const pool = id && (id.pool ?? by.poolOf?.(id));
+  if (id && pool) {
+    info.service = id.service;
+    info.pool = pool;
   }
   info.ready = !p.metadata?.deletionTimestamp && (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
   return info;
 }
 
-export function toSnapshot(nodes: V1Node[], pods: V1Pod[], keys: TopologyKeys): ClusterSnapshot {
+export function toSnapshot(nodes: V1Node[], pods: V1Pod[], keys: TopologyKeys, by: PodAttribution = BATON): ClusterSnapshot {
   const out: PodInfo[] = [];
   for (const p of pods) {
-    const i = podInfo(p, keys);
+    const i = podInfo(p, keys, by);
     if (i) out.push(i);
   }
   return { nodes: nodes.map((n) => nodeInfo(n, keys)), pods: out };

@@ -11,7 +11,7 @@ import type { PlacementPlan, PlacementReason, ServiceDemand } from '../placement
 import { deletionCosts, labelPatches, DELETION_COST, type LabelPatch } from './actuate.js';
 import type { EngineConfig } from './config.js';
 import { loadDemand } from './config.js';
-import { nodeInfo, podInfo, readyByPool, toSnapshot } from './convert.js';
+import { attribution, nodeInfo, podInfo, readyByPool, toSnapshot } from './convert.js';
 import { batched, emitEvent, listCluster, loadKubeConfig, makeClients, patchNodeLabels, patchPodCost, podsOnNode, publishConfigMap, type KubeClients } from './kube.js';
 import { LeaderElector } from './lease.js';
 import { EngineMetrics } from './metrics.js';
@@ -106,7 +106,8 @@ export class Engine {
     const leader = this.o.advisory ? false : await this.elector.tryAcquireOrRenew();
     this.metrics.leader.set(leader ? 1 : 0);
     const { nodes, pods } = await listCluster(this.c);
-    const snap = toSnapshot(nodes, pods, cfg.keys);
+    const by = attribution(cfg.podLabels, cfg.services);
+    const snap = toSnapshot(nodes, pods, cfg.keys, by);
     const ready = readyByPool(snap);
     const demand = (this.demand() ?? []).map((d) => ({ ...d, ready: ready.get(d.service) ?? {} }));
     const t0 = performance.now();
@@ -125,7 +126,7 @@ export class Engine {
     // 1. Slot labels (before desired replicas grow, so new pods find their nodes).
     const rv = new Map(nodes.map((n) => [n.metadata?.name ?? '', n.metadata?.resourceVersion]));
     const recompute = async (fresh: k8s.V1Node): Promise<LabelPatch | undefined> => {
-      const live = (await podsOnNode(this.c, fresh.metadata?.name ?? '')).map((p) => podInfo(p, cfg.keys)).filter((p) => p !== undefined);
+      const live = (await podsOnNode(this.c, fresh.metadata?.name ?? '')).map((p) => podInfo(p, cfg.keys, by)).filter((p) => p !== undefined);
       return labelPatches({ nodes: [nodeInfo(fresh, cfg.keys)], pods: live }, plan, cfg.services)[0];
     };
     const patches = labelPatches(snap, plan, cfg.services);

@@ -396,9 +396,11 @@ describe('manifests (kubectl kustomize, offline)', function () {
   it('monitoring: PodMonitor maps pod labels to service/role/pool; ServiceMonitor scrapes the metrics port; dashboards ConfigMap for the sidecar', () => {
     const objs = get('monitoring');
     const pm = find(objs, 'PodMonitor', 'baton-engines');
-    const relabel = (pm.spec as { podMetricsEndpoints: { relabelings: { sourceLabels: string[]; targetLabel: string }[] }[] }).podMetricsEndpoints[0]!.relabelings;
-    assert.deepEqual(relabel.map((r) => [r.sourceLabels[0], r.targetLabel]), [
+    const relabel = (pm.spec as { podMetricsEndpoints: { relabelings: { sourceLabels: string[]; targetLabel?: string }[] }[] }).podMetricsEndpoints[0]!.relabelings;
+    // Pods of neither role are dropped first; role values map to prefill/decode (test/engine/sidecar/podmonitor.test.ts).
+    assert.deepEqual(relabel.filter((r) => r.targetLabel).map((r) => [r.sourceLabels[0], r.targetLabel]), [
       ['__meta_kubernetes_pod_label_baton_io_service', 'service'],
+      ['__meta_kubernetes_pod_label_baton_io_role', 'role'],
       ['__meta_kubernetes_pod_label_baton_io_role', 'role'],
       ['__meta_kubernetes_pod_label_baton_io_pool', 'pool'],
     ]);

@@ -61,10 +61,12 @@ export interface StartOptions {
   scrapeIntervalS?: number;
   /** global.external_labels (Prometheus only): what a Thanos sidecar needs to tell this server's series apart. */
   externalLabels?: Record<string, string>;
+  /** The job's relabel_configs (Prometheus' own field names), e.g. a PodMonitor's relabelings over SD meta labels. */
+  relabelConfigs?: Record<string, unknown>[];
   startTimeoutMs?: number;
 }
 
-function scrapeConfig(targets: string[], intervalS: number, labels: Record<string, string> = {}, groups: StartOptions['groups'] = [], externalLabels: Record<string, string> = {}): string {
+function scrapeConfig(targets: string[], intervalS: number, labels: Record<string, string> = {}, groups: StartOptions['groups'] = [], externalLabels: Record<string, string> = {}, relabelConfigs: Record<string, unknown>[] = []): string {
   const group = (ts: string[], ls: Record<string, string>): string[] => [
     `      - targets: [${ts.map((t) => JSON.stringify(t)).join(', ')}]`,
     ...(Object.keys(ls).length ? ['        labels:', ...Object.entries(ls).map(([k, v]) => `          ${k}: ${JSON.stringify(v)}`)] : []),
@@ -78,6 +80,7 @@ function scrapeConfig(targets: string[], intervalS: number, labels: Record<strin
     '  - job_name: engines',
     `    scrape_interval: ${intervalS}s`,
     `    scrape_timeout: ${Math.max(500, Math.round(intervalS * 800))}ms`,
+    ...(relabelConfigs.length ? [`    relabel_configs: ${JSON.stringify(relabelConfigs)}`] : []),
     '    static_configs:',
     ...group(targets, labels),
     ...groups.flatMap((g) => group(g.targets, g.labels)),
@@ -89,7 +92,7 @@ export async function startTsdb(kind: TsdbKind, opts: StartOptions): Promise<Run
   ensureInstalled(kind);
   const dir = mkdtempSync(join(tmpdir(), `baton-${kind}-`));
   const config = join(dir, 'scrape.yml');
-  writeFileSync(config, scrapeConfig(opts.targets, opts.scrapeIntervalS ?? 1, opts.labels, opts.groups, opts.externalLabels));
+  writeFileSync(config, scrapeConfig(opts.targets, opts.scrapeIntervalS ?? 1, opts.labels, opts.groups, opts.externalLabels, opts.relabelConfigs));
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
   const args = kind === 'prometheus'
