@@ -4,15 +4,36 @@
 // same samples array is returned, so the server can reuse the rendered body (see server.ts). Any answer that is not a
 // plain success (unknown metric, no match, stale, not evaluated yet) is delegated to RulesProvider, so errors stay
 // exactly what it says; so does /explain.
-import type { Evaluator, GoodValue } from '../rules/evaluator.js';
-import { freshnessProblem, RulesProvider } from '../rules/provider.js';
-import type { RulePool, RuleSet, ServiceRule } from '../rules/types.js';
-import type { Explanation, ExternalMetricSample, ExternalMetricsProvider, LabelMatcher } from './provider.js';
+import { Evaluator, type PublishedValue } from '../rules/evaluator.js';
+import { RulesProvider } from '../rules/provider.js';
+import type { RulePool, ServiceRule } from '../rules/types.js';
+
+/** What serving reads of a rule: who it publishes for and how long a value stays good. */
+export type ServingRule = Pick<ServiceRule, 'name' | 'namespaces' | 'metric' | 'pools' | 'maxStalenessS'>;
+
+/** The rule set as serving sees it (a new object whenever the rules change). */
+export interface ServingRules {
+  services: readonly ServingRule[];
+}
+import type { Explanation, ExternalMetricSample, ExternalMetricsProvider, LabelMatcher, ServingProvider } from './provider.js';
+
+/** A service's last published decision, as far as serving needs it. */
+export interface PublishedGood {
+  atMs: number;
+  windowS?: number;
+  values: readonly PublishedValue[];
+}
+
+/** Where published values come from: the evaluator itself, or a serving worker's mirror of it. */
+export interface PublishedSource {
+  rules(): ServingRules;
+  state(service: string): { readonly lastGood?: PublishedGood | undefined } | undefined;
+}
 import { BoundedMap } from './bounded-map.js';
 import { parseSelector, type Requirement } from './selector.js';
 
 interface Candidate {
-  rule: ServiceRule;
+  rule: ServingRule;
   pool: RulePool;
   /** The label set RulesProvider matches selectors against, built once per rule set. */
   labels: Record<string, string>;
@@ -32,7 +53,7 @@ const INDEXED_LABELS = ['service', 'pool'] as const;
 interface Answer {
   samples: ExternalMetricSample[];
   /** The evaluation each candidate's value came from: a new one (or a rules change) invalidates the answer. */
-  goods: GoodValue[];
+  goods: PublishedGood[];
   /** The answer goes stale (503) after this instant. */
   validUntilMs: number;
 }
@@ -46,29 +67,36 @@ interface Selection {
 const MAX_SELECTIONS = 50_000;
 const MAX_SELECTION_BYTES = 16 * 1024 * 1024;
 
-export class CachedRulesProvider implements ExternalMetricsProvider {
-  private readonly inner: RulesProvider;
-  private rules: RuleSet | undefined;
+/**
+ * `F`, the provider that answers whatever is not a plain success (and /explain): RulesProvider over the evaluator by
+ * default, synchronous; a serving worker's is the main thread, asked over a message port.
+ */
+export class CachedRulesProvider<F extends ServingProvider = ExternalMetricsProvider> implements ServingProvider {
+  private readonly inner: F;
+  private rules: ServingRules | undefined;
   // A selection holds its candidates (shared objects) and, once answered, one sample per candidate.
   private readonly selections = new BoundedMap<Selection>(MAX_SELECTIONS, MAX_SELECTION_BYTES, (s) => 64 + s.candidates.length * 400);
   private byMetric = new Map<string, MetricPools>();
   private metricNamesCache: string[] = [];
 
   constructor(
-    private readonly evaluator: Evaluator,
+    private readonly evaluator: PublishedSource,
     private readonly clock: () => number = Date.now,
+    fallback?: F,
   ) {
-    this.inner = new RulesProvider(evaluator, clock);
+    if (fallback) this.inner = fallback;
+    else if (evaluator instanceof Evaluator) this.inner = new RulesProvider(evaluator, clock) as unknown as F;
+    else throw new Error('CachedRulesProvider: a source other than the evaluator needs a fallback provider');
   }
 
   /** Drops everything derived from an older rule set. */
-  private sync(): RuleSet {
+  private sync(): ServingRules {
     const rules = this.evaluator.rules();
     if (rules !== this.rules) {
       this.rules = rules;
       this.selections.clear();
       this.byMetric = poolsByMetric(rules);
-      this.metricNamesCache = this.inner.metricNames();
+      this.metricNamesCache = [...new Set(rules.services.map((r) => r.metric.name))].sort();
     }
     return rules;
   }
@@ -78,7 +106,7 @@ export class CachedRulesProvider implements ExternalMetricsProvider {
     return this.metricNamesCache;
   }
 
-  getExternalMetric(namespace: string, metric: string, selector: LabelMatcher, selectorText: string): ExternalMetricSample[] {
+  getExternalMetric(namespace: string, metric: string, selector: LabelMatcher, selectorText: string): ExternalMetricSample[] | ReturnType<F['getExternalMetric']> {
     this.sync();
     const key = `${namespace}\u0000${metric}\u0000${selectorText}`;
     let sel = this.selections.get(key);
@@ -94,7 +122,7 @@ export class CachedRulesProvider implements ExternalMetricsProvider {
     const answer = this.answer(sel.candidates, metric, now);
     if (!answer) {
       delete sel.answer;
-      return this.inner.getExternalMetric(namespace, metric, selector, selectorText);
+      return this.inner.getExternalMetric(namespace, metric, selector, selectorText) as ReturnType<F['getExternalMetric']>;
     }
     sel.answer = answer;
     return answer.samples;
@@ -105,11 +133,11 @@ export class CachedRulesProvider implements ExternalMetricsProvider {
     return this.selections.bytes;
   }
 
-  explain(namespace: string, metric: string, selector: LabelMatcher, selectorText: string): Explanation {
-    return this.inner.explain(namespace, metric, selector, selectorText);
+  explain(namespace: string, metric: string, selector: LabelMatcher, selectorText: string): Explanation | ReturnType<F['explain']> {
+    return this.inner.explain(namespace, metric, selector, selectorText) as ReturnType<F['explain']>;
   }
 
-  private unchanged(candidates: Candidate[], goods: GoodValue[]): boolean {
+  private unchanged(candidates: Candidate[], goods: PublishedGood[]): boolean {
     for (let i = 0; i < candidates.length; i++) {
       if (this.evaluator.state(candidates[i]!.rule.name)?.lastGood !== goods[i]) return false;
     }
@@ -120,12 +148,12 @@ export class CachedRulesProvider implements ExternalMetricsProvider {
   private answer(candidates: Candidate[], metric: string, now: number): Answer | undefined {
     if (candidates.length === 0) return undefined;
     const samples: ExternalMetricSample[] = [];
-    const goods: GoodValue[] = [];
+    const goods: PublishedGood[] = [];
     let validUntilMs = Infinity;
     for (const c of candidates) {
-      const st = this.evaluator.state(c.rule.name);
-      if (freshnessProblem(c.rule, st, now) !== undefined) return undefined;
-      const good = st!.lastGood!;
+      const good = this.evaluator.state(c.rule.name)?.lastGood;
+      // What freshnessProblem (rules/provider.ts) reports as a problem: the fallback answers those, with its words.
+      if (!good || (now - good.atMs) / 1000 > c.rule.maxStalenessS) return undefined;
       const v = good.values.find((x) => x.pool === c.pool.name);
       if (!v) return undefined;
       const sample: ExternalMetricSample = { metricName: metric, labels: v.labels, value: v.value, timestampMs: good.atMs };
@@ -139,7 +167,7 @@ export class CachedRulesProvider implements ExternalMetricsProvider {
   }
 }
 
-function poolsByMetric(rules: RuleSet): Map<string, MetricPools> {
+function poolsByMetric(rules: ServingRules): Map<string, MetricPools> {
   const out = new Map<string, MetricPools>();
   let ordinal = 0;
   for (const rule of rules.services) {

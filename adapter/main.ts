@@ -17,6 +17,9 @@ import { DEFAULT_STATE_MAX_AGE_S, StateFileWriter, loadStateFile } from './state
 import { authenticationConfigFromCluster, authenticationConfigFromFiles, loadKubeConfig, pollAuthenticationConfig, sarReviewerFromKubeConfig } from './kube.js';
 import { createAdapterServer, servingMaterial, type AdapterLog, type AdapterServer, type AuthOptions, type TlsOptions } from './server.js';
 import { startKedaScaler, type RunningKedaScaler } from './keda/scaler.js';
+import type { SubjectAccessReviewer } from './authz.js';
+import type { WorkerInit } from './serving/protocol.js';
+import { startServingWorker } from './serving/host.js';
 
 export interface AdapterOptions {
   rulesDir: string;
@@ -48,6 +51,11 @@ export interface AdapterOptions {
    * same provider. `clientCaFile`: CA that KEDA's client certificate must chain to (required unless insecure-dev).
    */
   keda?: { host?: string; port: number; clientCaFile?: string; streamIntervalMs?: number };
+  /**
+   * Where the HTTPS server runs: `worker` (default), its own thread and heap answering from a mirror of the published
+   * values, so the evaluation's garbage collection never pauses an HPA request; `inline`, the main thread.
+   */
+  serving?: 'worker' | 'inline';
 }
 
 export interface RunningAdapter {
@@ -137,7 +145,9 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
   if (o.host !== undefined) serverOpts.host = o.host;
   if (o.port !== undefined) serverOpts.port = o.port;
   if (o.metricsPort !== undefined) serverOpts.metricsPort = o.metricsPort;
-  const server = await createAdapterServer(serverOpts);
+  const server = (o.serving ?? 'worker') === 'worker'
+    ? await startServingWorker({ init: workerInit(serverOpts), evaluator, provider, ...reviewerOf(auth), registry, ready: serverOpts.ready!, log })
+    : await createAdapterServer(serverOpts);
   // In cluster mode the front-proxy CA can rotate: follow the ConfigMap and swap it in without a restart.
   const stopPolling = kubeconfig
     ? pollAuthenticationConfig(kubeconfig, (cfg) => server.setAuthentication(cfg), (err) => log('warn', 'reading extension-apiserver-authentication failed', { error: String(err) }))
@@ -230,6 +240,25 @@ export function oneAtATime(source: ReplicaSource): ReplicaSource {
         setImmediate(next);
       }
     }).then(() => source(rule, state));
+}
+
+/** The serving worker's start settings: everything the inline server takes that is plain data. */
+function workerInit(s: Parameters<typeof createAdapterServer>[0]): WorkerInit {
+  const auth: WorkerInit['auth'] = 'insecureDev' in s.auth
+    ? { insecureDev: true }
+    : {
+      authentication: s.auth.authentication,
+      authorization: 'reviewer' in s.auth.authorization ? { review: true, ...(s.auth.authorization.ttlMs !== undefined ? { ttlMs: s.auth.authorization.ttlMs } : {}) } : 'all',
+    };
+  const init: WorkerInit = { tls: s.tls, auth };
+  if (s.host !== undefined) init.host = s.host;
+  if (s.port !== undefined) init.port = s.port;
+  if (s.metricsPort !== undefined) init.metricsPort = s.metricsPort;
+  return init;
+}
+
+function reviewerOf(auth: AuthOptions): { reviewer?: SubjectAccessReviewer } {
+  return !('insecureDev' in auth) && 'reviewer' in auth.authorization ? { reviewer: auth.authorization.reviewer } : {};
 }
 
 async function authOptions(o: AdapterOptions): Promise<{ auth: AuthOptions; kubeconfig?: Awaited<ReturnType<typeof loadKubeConfig>> }> {

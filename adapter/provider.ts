@@ -59,3 +59,13 @@ export interface ExternalMetricsProvider {
   getExternalMetric(namespace: string, metric: string, selector: LabelMatcher, selectorText: string): ExternalMetricSample[];
   explain(namespace: string, metric: string, selector: LabelMatcher, selectorText: string): Explanation;
 }
+
+/**
+ * What the HTTP server reads: a provider whose answers may come later (a serving worker asks the main thread for the
+ * rare answers its mirror cannot give: errors, /explain). A synchronous ExternalMetricsProvider is one.
+ */
+export interface ServingProvider {
+  metricNames(): string[];
+  getExternalMetric(namespace: string, metric: string, selector: LabelMatcher, selectorText: string): ExternalMetricSample[] | Promise<ExternalMetricSample[]>;
+  explain(namespace: string, metric: string, selector: LabelMatcher, selectorText: string): Explanation | Promise<Explanation>;
+}

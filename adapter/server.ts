@@ -13,7 +13,7 @@ import { MetricAuthorizer, METRIC_VERB, type AccessDecision, type SubjectAccessR
 import { selfSignedServing } from './certs.js';
 import { API_GROUP_JSON, API_GROUP_LIST_JSON, GROUP, GROUP_VERSION, ResourceListCache } from './discovery.js';
 import { AdapterHttpMetrics, type RouteLabel } from './http-metrics.js';
-import { MetricError, type ExternalMetricSample, type ExternalMetricsProvider, type LabelMatcher } from './provider.js';
+import { MetricError, type ExternalMetricSample, type LabelMatcher, type ServingProvider } from './provider.js';
 import { NonFiniteQuantityError } from './quantity.js';
 import { renderValueList } from './render.js';
 import { BoundedMap } from './bounded-map.js';
@@ -42,7 +42,7 @@ export type LogLevel = 'info' | 'warn' | 'error';
 export type AdapterLog = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
 
 export interface AdapterServerOptions {
-  provider: ExternalMetricsProvider;
+  provider: ServingProvider;
   tls: TlsOptions;
   auth: AuthOptions;
   /** Listen address; loopback by default. */
@@ -58,6 +58,8 @@ export interface AdapterServerOptions {
   log?: AdapterLog;
   /** Minimum interval between the per-request insecure-dev warnings (default 10 s). */
   insecureWarnIntervalMs?: number;
+  /** More exposition text appended to `/metrics` (a serving worker adds the main thread's registry). */
+  extraMetrics?: () => Promise<string>;
 }
 
 export interface AdapterServer {
@@ -223,7 +225,7 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
     res: http.ServerResponse,
     id: UserIdentity,
     decision: AccessDecision,
-  ): void {
+  ): void | Promise<void> {
     if (!decision.allowed) {
       const why = decision.reason ? `: ${decision.reason}` : '';
       sendStatus(
@@ -239,33 +241,50 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
       sendStatus(res, 400, 'BadRequest', matcher.message);
       return;
     }
+    const failed = (err: unknown): void => providerFailed(err, res, namespace, metric, selectorText);
     try {
       if (kind === 'explain') {
-        send(res, 200, JSON_TYPE, JSON.stringify(provider.explain(namespace, metric, matcher, selectorText)));
+        const ex = provider.explain(namespace, metric, matcher, selectorText);
+        if (ex instanceof Promise) return ex.then((e) => send(res, 200, JSON_TYPE, JSON.stringify(e)), failed);
+        send(res, 200, JSON_TYPE, JSON.stringify(ex));
         return;
       }
       const samples = provider.getExternalMetric(namespace, metric, matcher, selectorText);
-      if (samples.length === 0) {
-        // An empty list is an HPA error anyway ("no metrics returned"); a Status says why.
-        sendStatus(res, 404, 'NotFound', `no series of external metric ${metric} in namespace ${namespace} match the selector "${selectorText}"`);
+      if (samples instanceof Promise) return samples.then((s) => sendSamples(s, res, namespace, metric, selectorText), failed);
+      sendSamples(samples, res, namespace, metric, selectorText);
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  function sendSamples(samples: ExternalMetricSample[], res: http.ServerResponse, namespace: string, metric: string, selectorText: string): void {
+    if (samples.length === 0) {
+      // An empty list is an HPA error anyway ("no metrics returned"); a Status says why.
+      sendStatus(res, 404, 'NotFound', `no series of external metric ${metric} in namespace ${namespace} match the selector "${selectorText}"`);
+      return;
+    }
+    let body = renderedBodies.get(samples);
+    if (body === undefined) {
+      try {
+        body = renderValueList(samples);
+      } catch (err) {
+        providerFailed(err, res, namespace, metric, selectorText);
         return;
       }
-      let body = renderedBodies.get(samples);
-      if (body === undefined) {
-        body = renderValueList(samples);
-        renderedBodies.set(samples, body);
-      }
-      send(res, 200, JSON_TYPE, body);
-    } catch (err) {
-      if (err instanceof MetricError) {
-        sendStatus(res, err.code, err.reason, err.message);
-      } else if (err instanceof NonFiniteQuantityError) {
-        log('error', 'refusing to publish a non-finite metric value', { namespace, metric, selector: selectorText, value: String(err.value) });
-        sendStatus(res, 500, 'InternalError', `the value of external metric ${metric} is not a finite number; refusing to publish it`);
-      } else {
-        log('error', 'provider failed', { namespace, metric, selector: selectorText, error: String((err as Error)?.stack ?? err) });
-        sendStatus(res, 500, 'InternalError', `Internal error occurred: unable to fetch metrics`);
-      }
+      renderedBodies.set(samples, body);
+    }
+    send(res, 200, JSON_TYPE, body);
+  }
+
+  function providerFailed(err: unknown, res: http.ServerResponse, namespace: string, metric: string, selectorText: string): void {
+    if (err instanceof MetricError) {
+      sendStatus(res, err.code, err.reason, err.message);
+    } else if (err instanceof NonFiniteQuantityError) {
+      log('error', 'refusing to publish a non-finite metric value', { namespace, metric, selector: selectorText, value: String(err.value) });
+      sendStatus(res, 500, 'InternalError', `the value of external metric ${metric} is not a finite number; refusing to publish it`);
+    } else {
+      log('error', 'provider failed', { namespace, metric, selector: selectorText, error: String((err as Error)?.stack ?? err) });
+      sendStatus(res, 500, 'InternalError', `Internal error occurred: unable to fetch metrics`);
     }
   }
 
@@ -370,7 +389,8 @@ export async function createAdapterServer(opts: AdapterServerOptions): Promise<A
 
   const serveMetrics = async (_req: Request, res: Response) => {
     (res as Tagged)[ROUTE] = 'metrics';
-    send(res, 200, registry.contentType, await registry.metrics());
+    const own = await registry.metrics();
+    send(res, 200, registry.contentType, opts.extraMetrics ? `${own}\n${await opts.extraMetrics()}` : own);
   };
   app.get('/metrics', serveMetrics);
 

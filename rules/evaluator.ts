@@ -619,9 +619,9 @@ function samePools(a: ServiceRule, b: ServiceRule): boolean {
 }
 
 // A pool's published labels never change while its rule stands: one frozen object per pool, shared by every decision.
-const labelsByRule = new WeakMap<ServiceRule, readonly Readonly<Record<string, string>>[]>();
+const labelsByRule = new WeakMap<object, readonly Readonly<Record<string, string>>[]>();
 
-function publishedLabels(rule: ServiceRule): readonly Readonly<Record<string, string>>[] {
+export function publishedLabels(rule: Pick<ServiceRule, 'name' | 'metric' | 'pools'>): readonly Readonly<Record<string, string>>[] {
   let labels = labelsByRule.get(rule);
   if (!labels) labelsByRule.set(rule, (labels = rule.pools.map((p) => Object.freeze({ ...rule.metric.labels, ...p.labels, service: rule.name, role: p.role, pool: p.name }))));
   return labels;

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { startAdapter, type AdapterOptions } from '../../adapter/main.js';
 import { parseBasicAuth, parseHeaderFlag } from '../../rules/prometheus.js';
-import { integer } from '../options.js';
+import { integer, oneOf } from '../options.js';
 
 interface AdapterFlags {
   rules: string;
@@ -45,6 +45,7 @@ interface AdapterFlags {
   haShards: number;
   haSyncInterval: number;
   haPublishDelay: number;
+  serving: 'worker' | 'inline';
 }
 
 export function adapterCommand(): Command {
@@ -88,6 +89,7 @@ export function adapterCommand(): Command {
     .option('--ha-lease-duration <s>', 'lease duration in seconds', integer('--ha-lease-duration'), 15)
     .option('--ha-shards <n>', 'decision ConfigMaps to spread services over (each holds at most 1 MiB)', integer('--ha-shards'), 8)
     .option('--ha-sync-interval <ms>', 'how often every replica reads the decisions', integer('--ha-sync-interval'), 500)
+    .option('--serving <where>', 'worker: HTTPS in its own thread, answering from a mirror of the decisions (no evaluation GC on the request path); inline: the main thread', oneOf('--serving', ['worker', 'inline'] as const), 'worker')
     .option('--ha-publish-delay <ms>', 'a decision is served by every replica this long after the leader wrote it', integer('--ha-publish-delay'), 1500)
     .action(async (f: AdapterFlags) => {
       const tls: AdapterOptions['tls'] = f.selfSigned
@@ -122,7 +124,7 @@ export function adapterCommand(): Command {
         prometheus.basicAuth = parseBasicAuth(f.prometheusBasicAuth, '--prometheus-basic-auth');
         console.error('baton adapter: warning: --prometheus-basic-auth puts the password in the process list; use --prometheus-basic-auth-file or $BATON_PROMETHEUS_BASIC_AUTH');
       }
-      const opts: AdapterOptions = { rulesDir: f.rules, prometheus, host: f.host, port: f.port, tls, security };
+      const opts: AdapterOptions = { rulesDir: f.rules, prometheus, host: f.host, port: f.port, tls, security, serving: f.serving };
       if (f.metricsPort !== undefined) opts.metricsPort = f.metricsPort;
       if (f.engineDemandFile || f.enginePlanFile) {
         opts.engine = { maxPlanAgeS: f.enginePlanMaxAge };
