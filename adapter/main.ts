@@ -56,6 +56,8 @@ export interface AdapterOptions {
    * values, so the evaluation's garbage collection never pauses an HPA request; `inline`, the main thread.
    */
   serving?: 'worker' | 'inline';
+  /** Called when serving can no longer go on (the serving worker died); the CLI exits so that the pod restarts. */
+  onFatal?: (err: Error) => void;
 }
 
 export interface RunningAdapter {
@@ -146,7 +148,7 @@ export async function startAdapter(o: AdapterOptions): Promise<RunningAdapter> {
   if (o.port !== undefined) serverOpts.port = o.port;
   if (o.metricsPort !== undefined) serverOpts.metricsPort = o.metricsPort;
   const server = (o.serving ?? 'worker') === 'worker'
-    ? await startServingWorker({ init: workerInit(serverOpts), evaluator, provider, ...reviewerOf(auth), registry, ready: serverOpts.ready!, log })
+    ? await startServingWorker({ init: workerInit(serverOpts), evaluator, provider, ...reviewerOf(auth), registry, ready: serverOpts.ready!, log, ...(o.onFatal ? { onFatal: o.onFatal } : {}) })
     : await createAdapterServer(serverOpts);
   // In cluster mode the front-proxy CA can rotate: follow the ConfigMap and swap it in without a restart.
   const stopPolling = kubeconfig

@@ -27,10 +27,13 @@ export interface ServingWorkerOptions {
   registry: Registry;
   ready: () => true | string;
   log: AdapterLog;
+  /** The worker died after it started (a bug): nothing serves any more. The CLI exits so that the pod restarts. */
+  onFatal?: (err: Error) => void;
 }
 
 export async function startServingWorker(o: ServingWorkerOptions): Promise<AdapterServer> {
-  const worker = new Worker(new URL('./worker.js', import.meta.url));
+  // A small young generation: the worker keeps little, so frequent short scavenges beat rare long ones (and RSS).
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
   const post = (m: ToWorker): void => worker.postMessage(m);
   const posted = new Map<string, PublishedGood | undefined>();
   let postedRules: RuleSet | undefined;
@@ -112,7 +115,6 @@ export async function startServingWorker(o: ServingWorkerOptions): Promise<Adapt
     });
     worker.once('error', (e) => {
       clearTimeout(timer);
-      o.log('error', 'serving worker failed', { error: String(e.stack ?? e) });
       reject(e);
     });
   });
@@ -128,6 +130,15 @@ export async function startServingWorker(o: ServingWorkerOptions): Promise<Adapt
   }
   const timer = setInterval(sync, SYNC_MS);
   timer.unref();
+  let closing = false;
+  worker.on('error', (e) => o.log('error', 'serving worker failed', { error: String(e.stack ?? e) }));
+  worker.once('exit', (code) => {
+    if (closing) return;
+    clearInterval(timer);
+    const err = new Error(`the serving worker exited (${code}): nothing answers the External Metrics API any more`);
+    o.log('error', err.message);
+    o.onFatal?.(err);
+  });
 
   const server: AdapterServer = {
     url: started.url,
@@ -136,6 +147,7 @@ export async function startServingWorker(o: ServingWorkerOptions): Promise<Adapt
     setAuthentication: (config: AuthenticationConfig) => post({ type: 'setAuthentication', config }),
     setServingCert: (certPem: string, keyPem: string) => post({ type: 'setServingCert', certPem, keyPem }),
     close: async () => {
+      closing = true;
       clearInterval(timer);
       const done = new Promise<void>((r) => (closed = r));
       post({ type: 'close' });

@@ -124,7 +124,7 @@ export function adapterCommand(): Command {
         prometheus.basicAuth = parseBasicAuth(f.prometheusBasicAuth, '--prometheus-basic-auth');
         console.error('baton adapter: warning: --prometheus-basic-auth puts the password in the process list; use --prometheus-basic-auth-file or $BATON_PROMETHEUS_BASIC_AUTH');
       }
-      const opts: AdapterOptions = { rulesDir: f.rules, prometheus, host: f.host, port: f.port, tls, security, serving: f.serving };
+      const opts: AdapterOptions = { rulesDir: f.rules, prometheus, host: f.host, port: f.port, tls, security, serving: f.serving, onFatal: () => process.exit(1) };
       if (f.metricsPort !== undefined) opts.metricsPort = f.metricsPort;
       if (f.engineDemandFile || f.enginePlanFile) {
         opts.engine = { maxPlanAgeS: f.enginePlanMaxAge };

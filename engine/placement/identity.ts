@@ -27,6 +27,12 @@ export interface IdentityLabels {
 
 const DEFAULT_ROLE_VALUES: Record<Role, string[]> = { prefill: ['prefill'], decode: ['decode'] };
 
+/**
+ * The pod annotation that holds a multi-node group's size: LeaderWorkerSet sets it on every pod of a group, and Kthena
+ * sets the same key for compatibility. A group counts as ready only when that many of its pods are Ready.
+ */
+export const GROUP_SIZE_ANNOTATION = 'leaderworkerset.sigs.k8s.io/size';
+
 /** Label conventions of the stacks Baton drives; each names where its keys were found. */
 export const IDENTITY_PRESETS = {
   baton: {

@@ -72,6 +72,9 @@ export interface PodInfo {
   service?: string;
   pool?: string;
   ready?: boolean;
+  /** The multi-node instance (LeaderWorkerSet group) the pod belongs to, and how many pods that group has. */
+  group?: string;
+  groupSize?: number;
 }
 
 /** One observation of the cluster; the view is rebuilt from it every cycle. */

@@ -1,6 +1,6 @@
 // Kubernetes objects → the placement's plain snapshot (pure, so it is unit-tested without a cluster).
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { IDENTITY_PRESETS, identityOf, type IdentityLabels, type PodIdentity } from '../placement/identity.js';
+import { GROUP_SIZE_ANNOTATION, IDENTITY_PRESETS, identityOf, type IdentityLabels, type PodIdentity } from '../placement/identity.js';
 import type { ClusterSnapshot, NodeInfo, PodInfo, ServicePlacementSpec, TopologyKeys } from '../placement/types.js';
 
 /** How pods are attributed to a service pool: the label mapping, and the pool of a pod whose labels name none. */
@@ -59,6 +59,11 @@ export function podInfo(p: V1Pod, keys: TopologyKeys, by: PodAttribution = BATON
   if (id && pool) {
     info.service = id.service;
     info.pool = pool;
+    if (id.group) {
+      info.group = id.group;
+      const size = Number(p.metadata?.annotations?.[GROUP_SIZE_ANNOTATION]);
+      if (Number.isInteger(size) && size > 0) info.groupSize = size;
+    }
   }
   info.ready = !p.metadata?.deletionTimestamp && (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);
   return info;
@@ -73,14 +78,32 @@ export function toSnapshot(nodes: V1Node[], pods: V1Pod[], keys: TopologyKeys, b
   return { nodes: nodes.map((n) => nodeInfo(n, keys)), pods: out };
 }
 
-/** Ready replicas per service and pool, for the Ready-ratio guard. */
+/**
+ * Ready replicas per service and pool, for the Ready-ratio guard. A replica that is a multi-node group counts once, and
+ * only when every pod of it is Ready: all the pods present, and as many as its size annotation says (a worker that has
+ * not been created yet keeps the group unready).
+ */
 export function readyByPool(snap: ClusterSnapshot): Map<string, Record<string, number>> {
   const out = new Map<string, Record<string, number>>();
+  const groups = new Map<string, { service: string; pool: string; pods: number; ready: number; size?: number }>();
+  const add = (service: string, pool: string, n: number): void => {
+    let m = out.get(service);
+    if (!m) out.set(service, (m = {}));
+    m[pool] = (m[pool] ?? 0) + n;
+  };
   for (const p of snap.pods) {
     if (!p.service || !p.pool) continue;
-    let m = out.get(p.service);
-    if (!m) out.set(p.service, (m = {}));
-    m[p.pool] = (m[p.pool] ?? 0) + (p.ready ? 1 : 0);
+    if (!p.group) {
+      add(p.service, p.pool, p.ready ? 1 : 0);
+      continue;
+    }
+    const key = `${p.service}\u0000${p.pool}\u0000${p.group}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { service: p.service, pool: p.pool, pods: 0, ready: 0 }));
+    g.pods++;
+    if (p.ready) g.ready++;
+    if (p.groupSize !== undefined) g.size = Math.max(g.size ?? 0, p.groupSize);
   }
+  for (const g of groups.values()) add(g.service, g.pool, g.ready === g.pods && g.pods >= (g.size ?? g.pods) ? 1 : 0);
   return out;
 }

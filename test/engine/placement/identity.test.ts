@@ -5,7 +5,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { IDENTITY_PRESETS, identityOf, resolveIdentity, type IdentityPreset } from '../../../engine/placement/identity.js';
 import { DEFAULT_TOPOLOGY_KEYS } from '../../../engine/placement/types.js';
 import { parseEngineConfig } from '../../../engine/sidecar/config.js';
-import { attribution, podInfo } from '../../../engine/sidecar/convert.js';
+import { attribution, podInfo, readyByPool, toSnapshot } from '../../../engine/sidecar/convert.js';
 
 /** A P/D engine pod and a pod of the same stack that is not one (router, frontend, planner), labelled each stack's way. */
 const STACKS: Record<IdentityPreset, { engine: Record<string, string>; expect: object; other: Record<string, string> }> = {
@@ -108,5 +108,28 @@ describe('the engine reads pods through the configured labels', () => {
     const router = podInfo(pod({ 'llm-d.ai/model': 'qwen3-32b', 'llm-d.ai/role': 'both' }), DEFAULT_TOPOLOGY_KEYS, by);
     assert.equal(router?.service, undefined);
     assert.equal(router?.gpus, 0, 'still counted on its node, as any pod is');
+  });
+});
+
+describe('multi-node replicas: a LeaderWorkerSet group is ready only when every pod of it is', () => {
+  const lwsPod = (name: string, pool: string, group: string | undefined, ready: boolean, size = 2): V1Pod => ({
+    metadata: {
+      name, namespace: 'ns',
+      labels: { 'baton.io/service': 'chat', 'baton.io/role': pool.startsWith('p') ? 'prefill' : 'decode', 'baton.io/pool': pool, ...(group ? { 'leaderworkerset.sigs.k8s.io/group-key': group } : {}) },
+      annotations: group ? { 'leaderworkerset.sigs.k8s.io/size': String(size) } : {},
+    },
+    spec: { nodeName: `node-${name}`, containers: [] },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  });
+
+  it('counts groups, not pods: one NotReady worker, or a worker not created yet, keeps its group out', () => {
+    const snap = toSnapshot([], [
+      lwsPod('a-0', 'decode', 'ga', true), lwsPod('a-1', 'decode', 'ga', true), // ready group
+      lwsPod('b-0', 'decode', 'gb', true), lwsPod('b-1', 'decode', 'gb', false), // one worker NotReady
+      lwsPod('c-0', 'decode', 'gc', true), // leader only: the worker is not there yet
+      lwsPod('p-0', 'prefill', undefined, true), lwsPod('p-1', 'prefill', undefined, false), // single-pod replicas
+    ], DEFAULT_TOPOLOGY_KEYS);
+    assert.deepEqual(readyByPool(snap).get('chat'), { decode: 1, prefill: 1 });
+    assert.deepEqual(snap.pods.find((p) => p.name === 'ns/c-0')?.groupSize, 2);
   });
 });
