@@ -199,15 +199,7 @@ async function startBaton(dir: string, files: Files, promUrl: string, services: 
     for (const l of b.toString().split('\n')) if (l.trim() && (!/keeping the last good value/.test(l) || holds++ < 2)) log(`  [baton] ${l}`);
   });
   child.once('exit', (code, signal) => log(`  [baton] exited (${signal ?? code})`));
-  const url = await new Promise<string>((res, rej) => {
-    let out = '';
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /READY (\S+)/.exec(out);
-      if (m) res(m[1]!);
-    });
-    child.once('exit', (code) => rej(new Error(`Baton's adapter exited (${code}) before it was ready`)));
-  });
+  const url = await readyUrl(child, "Baton's adapter");
   return procOf('baton', child, url);
 }
 
@@ -233,18 +225,23 @@ async function batonChild(configJson: string): Promise<void> {
  * both systems do) that answers every request with one fixed ExternalMetricValueList. Whatever latency it shows comes
  * from the host, Prometheus beside it and the load generator; a system's p99 above it is what the system adds.
  */
-async function startFloor(files: Files, log: (l: string) => void): Promise<Proc> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--floor-child', JSON.stringify(files)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  child.once('exit', (code, signal) => log(`  [floor] exited (${signal ?? code})`));
-  const url = await new Promise<string>((res, rej) => {
+/** The URL a child prints as `READY <url>` once it listens; rejects if it exits first. */
+function readyUrl(child: ChildProcess, what: string): Promise<string> {
+  return new Promise<string>((res, rej) => {
     let out = '';
     child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
       const m = /READY (\S+)/.exec(out);
       if (m) res(m[1]!);
     });
-    child.once('exit', (code) => rej(new Error(`the floor server exited (${code}) before it was ready`)));
+    child.once('exit', (code) => rej(new Error(`${what} exited (${code}) before it was ready`)));
   });
+}
+
+async function startFloor(files: Files, log: (l: string) => void): Promise<Proc> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--floor-child', JSON.stringify(files)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.once('exit', (code, signal) => log(`  [floor] exited (${signal ?? code})`));
+  const url = await readyUrl(child, 'the floor server');
   return procOf('floor', child, url);
 }
 
