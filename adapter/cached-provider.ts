@@ -2,11 +2,14 @@
 // each scan every service. Per rule set, the pools a (namespace, metric, selector) selects are computed once; per
 // request, only those pools' services are checked. While none of them has a new evaluation and none has gone stale, the
 // same samples array is returned, so the server can reuse the rendered body (see server.ts). Any answer that is not a
-// plain success (unknown metric, no match, stale, not evaluated yet) is delegated to RulesProvider, so errors stay
-// exactly what it says; so does /explain.
+// plain success (unknown metric, no match, stale, not evaluated yet) is delegated to the fallback (RulesProvider, or the
+// main thread for a serving worker), so errors stay exactly what it says; so does /explain.
 import { Evaluator, type PublishedValue } from '../rules/evaluator.js';
-import { RulesProvider } from '../rules/provider.js';
+import { isFresh, RulesProvider } from '../rules/provider.js';
 import type { RulePool, ServiceRule } from '../rules/types.js';
+import { BoundedMap } from './bounded-map.js';
+import type { Explanation, ExternalMetricSample, ExternalMetricsProvider, LabelMatcher, ServingProvider } from './provider.js';
+import { parseSelector, type Requirement } from './selector.js';
 
 /** What serving reads of a rule: who it publishes for and how long a value stays good. */
 export type ServingRule = Pick<ServiceRule, 'name' | 'namespaces' | 'metric' | 'pools' | 'maxStalenessS'>;
@@ -15,7 +18,6 @@ export type ServingRule = Pick<ServiceRule, 'name' | 'namespaces' | 'metric' | '
 export interface ServingRules {
   services: readonly ServingRule[];
 }
-import type { Explanation, ExternalMetricSample, ExternalMetricsProvider, LabelMatcher, ServingProvider } from './provider.js';
 
 /** A service's last published decision, as far as serving needs it. */
 export interface PublishedGood {
@@ -29,8 +31,6 @@ export interface PublishedSource {
   rules(): ServingRules;
   state(service: string): { readonly lastGood?: PublishedGood | undefined } | undefined;
 }
-import { BoundedMap } from './bounded-map.js';
-import { parseSelector, type Requirement } from './selector.js';
 
 interface Candidate {
   rule: ServingRule;
@@ -152,15 +152,15 @@ export class CachedRulesProvider<F extends ServingProvider = ExternalMetricsProv
     let validUntilMs = Infinity;
     for (const c of candidates) {
       const good = this.evaluator.state(c.rule.name)?.lastGood;
-      // What freshnessProblem (rules/provider.ts) reports as a problem: the fallback answers those, with its words.
-      if (!good || (now - good.atMs) / 1000 > c.rule.maxStalenessS) return undefined;
+      // Not evaluated yet, or stale: the fallback answers those, with freshnessProblem's words.
+      if (!good || !isFresh(good.atMs, c.rule.maxStalenessS, now)) return undefined;
       const v = good.values.find((x) => x.pool === c.pool.name);
       if (!v) return undefined;
       const sample: ExternalMetricSample = { metricName: metric, labels: v.labels, value: v.value, timestampMs: good.atMs };
       if (good.windowS !== undefined) sample.windowSeconds = good.windowS;
       samples.push(sample);
       goods.push(good);
-      // freshnessProblem: stale once (now - atMs) / 1000 > maxStalenessS.
+      // isFresh: stale once (now - atMs) / 1000 > maxStalenessS.
       validUntilMs = Math.min(validUntilMs, good.atMs + c.rule.maxStalenessS * 1000);
     }
     return { samples, goods, validUntilMs };

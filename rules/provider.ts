@@ -104,14 +104,19 @@ export class RulesProvider implements ExternalMetricsProvider {
   }
 }
 
+/** A value decided at `atMs` may still be served at `nowMs` (the one staleness rule for every serving path). */
+export function isFresh(atMs: number, maxStalenessS: number, nowMs: number): boolean {
+  return (nowMs - atMs) / 1000 <= maxStalenessS;
+}
+
 /** Why a service's value may not be served now, or undefined when it may. */
 export function freshnessProblem(rule: ServiceRule, st: ServiceState | undefined, nowMs: number): string | undefined {
   if (!st?.lastGood) {
     const why = st?.lastProblem ? `: ${st.lastProblem}` : '';
     return `service ${rule.name} has no good evaluation yet${why}`;
   }
-  const ageS = (nowMs - st.lastGood.atMs) / 1000;
-  if (ageS > rule.maxStalenessS) {
+  if (!isFresh(st.lastGood.atMs, rule.maxStalenessS, nowMs)) {
+    const ageS = (nowMs - st.lastGood.atMs) / 1000;
     return `service ${rule.name}: the last good value is ${ageS.toFixed(1)} s old, over maxStalenessSeconds ${rule.maxStalenessS}${st.lastProblem ? ` (${st.lastProblem})` : ''}`;
   }
   return undefined;

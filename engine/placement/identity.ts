@@ -27,6 +27,11 @@ export interface IdentityLabels {
 
 const DEFAULT_ROLE_VALUES: Record<Role, string[]> = { prefill: ['prefill'], decode: ['decode'] };
 
+/** The role label values that mean prefill and decode under a mapping. */
+export function roleValues(id: IdentityLabels): Record<Role, string[]> {
+  return id.roleValues ?? DEFAULT_ROLE_VALUES;
+}
+
 /**
  * The pod annotation that holds a multi-node group's size: LeaderWorkerSet sets it on every pod of a group, and Kthena
  * sets the same key for compatibility. A group counts as ready only when that many of its pods are Ready.
@@ -141,7 +146,7 @@ export function identityOf(labels: Readonly<Record<string, string>>, id: Identit
   const roleValue = labels[id.role];
   let role: Role | undefined;
   if (roleValue !== undefined) {
-    const values = id.roleValues ?? DEFAULT_ROLE_VALUES;
+    const values = roleValues(id);
     role = values.prefill.includes(roleValue) ? 'prefill' : values.decode.includes(roleValue) ? 'decode' : undefined;
     if (!role) return undefined;
   }
@@ -174,7 +179,7 @@ export interface Relabeling {
  * neither role are dropped. Without a pool label, the pool is the role (one pool per role).
  */
 export function relabelingsFor(id: IdentityLabels): Relabeling[] {
-  const values = id.roleValues ?? DEFAULT_ROLE_VALUES;
+  const values = roleValues(id);
   const alt = (xs: string[]): string => xs.map(escapeRegex).join('|');
   return [
     { action: 'keep', sourceLabels: [sdLabel(id.role)], regex: `${alt(values.prefill)}|${alt(values.decode)}` },

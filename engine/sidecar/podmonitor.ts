@@ -1,6 +1,6 @@
 // The PodMonitor that scrapes a stack's engines with the labels Baton's rule presets select on (service, role, pool),
 // built from the same pod-label mapping the engine counts pods with (engine/placement/identity.ts).
-import { relabelingsFor, type IdentityLabels } from '../placement/identity.js';
+import { relabelingsFor, roleValues, type IdentityLabels } from '../placement/identity.js';
 
 export interface PodMonitorOptions {
   name?: string;
@@ -11,7 +11,7 @@ export interface PodMonitorOptions {
 }
 
 export function podMonitorFor(id: IdentityLabels, o: PodMonitorOptions = {}): Record<string, unknown> {
-  const values = id.roleValues ?? { prefill: ['prefill'], decode: ['decode'] };
+  const values = roleValues(id);
   const exists = (key: string) => ({ key, operator: 'Exists' });
   return {
     apiVersion: 'monitoring.coreos.com/v1',
