@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { resolveIdentity, type IdentityLabels } from '../placement/identity.js';
 import { validateSpecs } from '../placement/place.js';
+import type { TargetRef } from './targets/index.js';
 import { DEFAULT_TOPOLOGY_KEYS, type Affinity, type PlacementPool, type ServiceDemand, type ServicePlacementSpec, type TopologyKeys } from '../placement/types.js';
 
 export interface EngineConfig {
@@ -13,6 +14,14 @@ export interface EngineConfig {
   /** Which pod labels name a pod's service, role, pool and group (a preset such as `llm-d`, or keys). */
   podLabels: IdentityLabels;
   services: ServicePlacementSpec[];
+  /** Pools whose workload the engine reads through its scale subresource (the rest are found by pod labels). */
+  targets: PoolTarget[];
+}
+
+export interface PoolTarget {
+  service: string;
+  pool: string;
+  ref: TargetRef;
 }
 
 type Obj = Record<string, unknown>;
@@ -39,6 +48,7 @@ export function parseEngineConfig(doc: unknown, file = 'config'): EngineConfig {
     keys[k as keyof TopologyKeys] = str(keysIn, k, `${file}: topologyKeys`);
   }
   if (!Array.isArray(doc.services) || doc.services.length === 0) throw new Error(`${file}: services must be a non-empty list`);
+  const targets: PoolTarget[] = [];
   const services = doc.services.map((s: unknown, i: number): ServicePlacementSpec => {
     const where = `${file}: services[${i}]`;
     if (!isObj(s)) throw new Error(`${where}: expected a mapping`);
@@ -57,6 +67,7 @@ export function parseEngineConfig(doc: unknown, file = 'config'): EngineConfig {
         preference: num(p, 'preference', pw, j), minReplicas: num(p, 'minReplicas', pw, 0), maxReplicas: num(p, 'maxReplicas', pw, 1e6),
       };
       if (p.cost !== undefined) pool.cost = num(p, 'cost', pw);
+      if (p.target !== undefined) targets.push({ service: str(s, 'service', where), pool: pool.name, ref: targetRef(p.target, `${pw}.target`) });
       return pool;
     });
     return { service: str(s, 'service', where), priority: num(s, 'priority', where, 0), affinity, ratio: { prefill: num(ratio, 'prefill', `${where}.ratio`), decode: num(ratio, 'decode', `${where}.ratio`) }, pools };
@@ -66,7 +77,17 @@ export function parseEngineConfig(doc: unknown, file = 'config'): EngineConfig {
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message}`);
   }
-  return { namespace: str(doc, 'namespace', file, 'baton'), keys, podLabels: resolveIdentity(doc.podLabels, `${file}: podLabels`), services };
+  return { namespace: str(doc, 'namespace', file, 'baton'), keys, podLabels: resolveIdentity(doc.podLabels, `${file}: podLabels`), services, targets };
+}
+
+/** `{apiVersion: apps/v1, kind: StatefulSet, name, namespace}`: the pool HPA's scaleTargetRef and its namespace. */
+function targetRef(t: unknown, where: string): TargetRef {
+  if (!isObj(t)) throw new Error(`${where}: expected {apiVersion, kind, name, namespace}`);
+  for (const k of Object.keys(t)) if (!['apiVersion', 'kind', 'name', 'namespace'].includes(k)) throw new Error(`${where}.${k}: unknown field (expected apiVersion, kind, name, namespace)`);
+  const ref = { apiVersion: str(t, 'apiVersion', where), kind: str(t, 'kind', where), name: str(t, 'name', where), namespace: str(t, 'namespace', where) };
+  // Only API groups serve /scale for the kinds HPAs target (the core group's ReplicationController aside).
+  if (!/^[a-z0-9.-]+\/v[0-9a-z]+$/.test(ref.apiVersion)) throw new Error(`${where}.apiVersion: expected group/version such as apps/v1, got "${ref.apiVersion}"`);
+  return ref;
 }
 
 export function loadEngineConfig(path: string): EngineConfig {

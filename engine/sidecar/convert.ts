@@ -8,6 +8,44 @@ export interface PodAttribution {
   identity: IdentityLabels;
   /** The pool of a pod the mapping gives no pool label for: its service's only pool of that role. */
   poolOf?: (id: PodIdentity) => string | undefined;
+  /** Pools whose workload was read through `/scale`: a pod its selector selects is that pool's, whatever its labels. */
+  targets?: readonly TargetSelection[];
+  /**
+   * Multi-node groups with a known pool, keyed `namespace/group`: a LeaderWorkerSet's `/scale` selector selects only
+   * leaders, so its workers are found by the group label they share with their leader.
+   */
+  groups?: ReadonlyMap<string, { service: string; pool: string }>;
+}
+
+/** One pool's workload as its scale subresource describes it. */
+export interface TargetSelection {
+  service: string;
+  pool: string;
+  namespace: string;
+  matches: (labels: Record<string, string>) => boolean;
+}
+
+function targetOf(p: V1Pod, targets: readonly TargetSelection[] | undefined): TargetSelection | undefined {
+  if (!targets) return undefined;
+  const ns = p.metadata?.namespace;
+  const labels = p.metadata?.labels ?? {};
+  return targets.find((t) => t.namespace === ns && t.matches(labels));
+}
+
+/**
+ * `by` plus the groups of pods its targets select, so every pod of a group belongs to its leader's pool (pure: the
+ * engine calls it on each cycle's pod list and reuses the result for the pods it re-reads on a node).
+ */
+export function withTargetGroups(by: PodAttribution, pods: readonly V1Pod[]): PodAttribution {
+  const key = by.identity.group;
+  if (!by.targets?.length || !key) return by;
+  const groups = new Map<string, { service: string; pool: string }>();
+  for (const p of pods) {
+    const group = p.metadata?.labels?.[key];
+    const t = group ? targetOf(p, by.targets) : undefined;
+    if (t && group) groups.set(`${p.metadata?.namespace}/${group}`, { service: t.service, pool: t.pool });
+  }
+  return { ...by, groups };
 }
 
 const BATON: PodAttribution = { identity: IDENTITY_PRESETS.baton };
@@ -54,13 +92,17 @@ export function podInfo(p: V1Pod, keys: TopologyKeys, by: PodAttribution = BATON
   const phase = p.status?.phase;
   if (!node || phase === 'Succeeded' || phase === 'Failed') return undefined;
   const info: PodInfo = { name: `${p.metadata?.namespace}/${p.metadata?.name}`, node, gpus: podGpus(p, keys) };
-  const id = identityOf(p.metadata?.labels ?? {}, by.identity);
-  const pool = id && (id.pool ?? by.poolOf?.(id));
-  if (id && pool) {
-    info.service = id.service;
+  const labels = p.metadata?.labels ?? {};
+  const group = by.identity.group ? labels[by.identity.group] : undefined;
+  const owner = targetOf(p, by.targets) ?? (group ? by.groups?.get(`${p.metadata?.namespace}/${group}`) : undefined);
+  const id = owner ? undefined : identityOf(labels, by.identity);
+  const pool = owner?.pool ?? (id && (id.pool ?? by.poolOf?.(id)));
+  const service = owner?.service ?? id?.service;
+  if (service && pool) {
+    info.service = service;
     info.pool = pool;
-    if (id.group) {
-      info.group = id.group;
+    if (group) {
+      info.group = group;
       const size = Number(p.metadata?.annotations?.[GROUP_SIZE_ANNOTATION]);
       if (Number.isInteger(size) && size > 0) info.groupSize = size;
     }
@@ -70,6 +112,7 @@ export function podInfo(p: V1Pod, keys: TopologyKeys, by: PodAttribution = BATON
 }
 
 export function toSnapshot(nodes: V1Node[], pods: V1Pod[], keys: TopologyKeys, by: PodAttribution = BATON): ClusterSnapshot {
+  by = by.groups ? by : withTargetGroups(by, pods);
   const out: PodInfo[] = [];
   for (const p of pods) {
     const i = podInfo(p, keys, by);

@@ -11,10 +11,12 @@ import type { PlacementPlan, PlacementReason, ServiceDemand } from '../placement
 import { deletionCosts, labelPatches, DELETION_COST, type LabelPatch } from './actuate.js';
 import type { EngineConfig } from './config.js';
 import { loadDemand } from './config.js';
-import { attribution, nodeInfo, podInfo, readyByPool, toSnapshot } from './convert.js';
+import { parseSelector } from '../../adapter/selector.js';
+import { attribution, nodeInfo, podInfo, readyByPool, toSnapshot, withTargetGroups, type PodAttribution, type TargetSelection } from './convert.js';
 import { batched, emitEvent, listCluster, loadKubeConfig, makeClients, patchNodeLabels, patchPodCost, podsOnNode, publishConfigMap, type KubeClients } from './kube.js';
 import { LeaderElector } from './lease.js';
 import { EngineMetrics } from './metrics.js';
+import { refText, TargetReaders, type TargetReading } from './targets/index.js';
 
 export interface EngineOptions {
   config: EngineConfig;
@@ -47,6 +49,10 @@ export interface CycleResult {
   conflicts: number;
   errors: string[];
   planMs: number;
+  /** Ready replicas per service and pool (a multi-node group counts once, when all its pods are Ready). */
+  ready: Map<string, Record<string, number>>;
+  /** What each pool's workload said through `/scale` (the last good reading when this cycle's read failed). */
+  targets: { service: string; pool: string; reading?: TargetReading; error?: string }[];
 }
 
 /** The part of the plan the adapter needs: desired replicas per service pool, plus groups and reasons. */
@@ -62,6 +68,9 @@ export function planDocument(plan: PlacementPlan, at: Date): Record<string, unkn
 export class Engine {
   readonly metrics = new EngineMetrics();
   private readonly c: KubeClients;
+  private readonly readers: TargetReaders;
+  /** The last good `/scale` reading per `service/pool`: a failed read keeps counting the pool's pods as before. */
+  private readonly readings = new Map<string, TargetReading>();
   private readonly elector: LeaderElector;
   private readonly identity: string;
   private timer: NodeJS.Timeout | undefined;
@@ -80,6 +89,7 @@ export class Engine {
   constructor(private readonly o: EngineOptions) {
     const kc = typeof o.kubeconfig === 'object' ? o.kubeconfig : loadKubeConfig(o.kubeconfig);
     this.c = makeClients(kc);
+    this.readers = new TargetReaders(kc);
     this.identity = o.identity ?? `${hostname()}-${process.pid}`;
     this.elector = new LeaderElector(this.c, { namespace: o.config.namespace, name: o.leaseName ?? 'baton-engine', identity: this.identity, durationS: o.leaseDurationS ?? 15 }, Date.now, (err) => this.log(`lease: ${err.message}`));
     this.metrics.advisory.set(o.advisory ? 1 : 0);
@@ -105,10 +115,11 @@ export class Engine {
     const cfg = this.o.config;
     const leader = this.o.advisory ? false : await this.elector.tryAcquireOrRenew();
     this.metrics.leader.set(leader ? 1 : 0);
-    const { nodes, pods } = await listCluster(this.c);
-    const by = attribution(cfg.podLabels, cfg.services);
+    const [{ nodes, pods }, targets] = await Promise.all([listCluster(this.c), this.readTargets()]);
+    const by = withTargetGroups(this.attributionOf(targets), pods);
     const snap = toSnapshot(nodes, pods, cfg.keys, by);
     const ready = readyByPool(snap);
+    this.recordTargets(targets, ready);
     const demand = (this.demand() ?? []).map((d) => ({ ...d, ready: ready.get(d.service) ?? {} }));
     const t0 = performance.now();
     const plan = planPlacement(snap, cfg.services, demand, { keys: cfg.keys });
@@ -120,7 +131,7 @@ export class Engine {
       writeFileSync(this.o.planFile + '.tmp', JSON.stringify({ ...planDocument(plan, new Date()), slots: plan.slots }) + '\n');
       renameSync(this.o.planFile + '.tmp', this.o.planFile);
     }
-    const result: CycleResult = { leader, plan, labelPatches: 0, costPatches: 0, conflicts: 0, errors: [], planMs };
+    const result: CycleResult = { leader, plan, labelPatches: 0, costPatches: 0, conflicts: 0, errors: targets.flatMap((t) => (t.error ? [t.error] : [])), planMs, ready, targets };
     if (!leader) return result;
 
     // 1. Slot labels (before desired replicas grow, so new pods find their nodes).
@@ -176,6 +187,44 @@ export class Engine {
     }
     for (const e of result.errors) this.log(e);
     return result;
+  }
+
+  /** Every configured target's scale subresource, read together; a failure keeps the last good reading. */
+  private async readTargets(): Promise<CycleResult['targets']> {
+    return batched(this.o.config.targets, this.o.concurrency ?? 8, async (t) => {
+      const key = `${t.service}/${t.pool}`;
+      try {
+        const reading = await this.readers.read(t.ref);
+        parseSelector(reading.selector); // a selector we cannot parse counts nothing: keep the last good one
+        this.readings.set(key, reading);
+        return { service: t.service, pool: t.pool, reading };
+      } catch (err) {
+        const last = this.readings.get(key);
+        const error = `target ${refText(t.ref)} of ${key}: ${(err as Error).message}${last ? ' (counting with the last good reading)' : ''}`;
+        return last ? { service: t.service, pool: t.pool, reading: last, error } : { service: t.service, pool: t.pool, error };
+      }
+    });
+  }
+
+  private attributionOf(targets: CycleResult['targets']): PodAttribution {
+    const cfg = this.o.config;
+    const selections: TargetSelection[] = [];
+    for (const t of targets) {
+      const ref = cfg.targets.find((x) => x.service === t.service && x.pool === t.pool)!.ref;
+      if (t.reading) selections.push({ service: t.service, pool: t.pool, namespace: ref.namespace, matches: parseSelector(t.reading.selector).matches });
+    }
+    return { ...attribution(cfg.podLabels, cfg.services), targets: selections };
+  }
+
+  private recordTargets(targets: CycleResult['targets'], ready: Map<string, Record<string, number>>): void {
+    this.metrics.targetReplicas.reset();
+    this.metrics.readyReplicas.reset();
+    for (const s of this.o.config.services) for (const p of s.pools) this.metrics.readyReplicas.set({ service: s.service, pool: p.name }, ready.get(s.service)?.[p.name] ?? 0);
+    for (const t of targets) {
+      const kind = this.o.config.targets.find((x) => x.service === t.service && x.pool === t.pool)!.ref.kind;
+      if (t.reading) this.metrics.targetReplicas.set({ service: t.service, pool: t.pool, kind }, t.reading.replicas);
+      this.metrics.targetReads.inc({ result: t.error ? 'error' : 'ok' });
+    }
   }
 
   private record(plan: PlacementPlan): void {
