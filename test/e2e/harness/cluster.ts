@@ -156,7 +156,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
 
     processes.start('kube-controller-manager', bin.path('kube-controller-manager'), [
       `--kubeconfig=${kubeconfig}`, '--bind-address=127.0.0.1', '--secure-port=0', '--leader-elect=false',
-      '--controllers=deployment-controller,replicaset-controller,horizontal-pod-autoscaler-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,node-lifecycle-controller',
+      '--controllers=deployment-controller,replicaset-controller,statefulset-controller,horizontal-pod-autoscaler-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,node-lifecycle-controller',
       `--use-service-account-credentials=${settings.useServiceAccountCredentials}`,
       `--horizontal-pod-autoscaler-sync-period=${settings.hpaSyncPeriodS}s`,
       `--horizontal-pod-autoscaler-tolerance=${settings.hpaTolerance}`,
