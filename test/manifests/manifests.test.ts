@@ -41,6 +41,8 @@ interface PodSpec {
   containers: Container[];
   volumes?: { name: string; secret?: { secretName: string }; configMap?: { name: string } }[];
 }
+/** The pool targets of the example engine configs: the base RBAC must let the engine read each one's /scale. */
+const engineTargets = () => parseEngineConfig(parse(readFileSync(join(MANIFESTS_DIR, 'examples/scale-targets/engine.yaml'), 'utf8')), 'examples/scale-targets/engine.yaml').targets;
 const podSpec = (d: KubeObject) => (d.spec as { template: { spec: PodSpec } }).template.spec;
 
 describe('manifests (kubectl kustomize, offline)', function () {
@@ -110,7 +112,10 @@ describe('manifests (kubectl kustomize, offline)', function () {
     for (const g of ['/nodes:get', '/nodes:list', '/nodes:patch', '/pods:list', '/pods:patch', '/events:create']) {
       assert.ok(grants.has(g), `ClusterRole baton lacks ${g}`);
     }
-    assert.ok(![...grants].some((g) => g.startsWith('apps/')), 'nothing reads workloads: no apps/* grants');
+    // Workloads only through their scale subresource, get only (engine pool targets); nothing else under apps.
+    const workloadGrants = [...grants].filter((g) => g.startsWith('apps/') || g.startsWith('leaderworkerset.x-k8s.io/'));
+    assert.deepEqual(workloadGrants.filter((g) => !/^[a-z0-9.-]+\/[a-z]+\/scale:get$/.test(g)), [], 'workloads: */scale get only');
+    for (const t of engineTargets()) assert.ok(grants.has(`${t.ref.apiVersion.split('/')[0]}/${t.ref.kind.toLowerCase()}s/scale:get`), `ClusterRole baton cannot read the scale of ${t.ref.kind} (an example engine config's target)`);
     for (const r of rules) {
       assert.ok(!r.verbs.includes('*') && !(r.resources ?? []).includes('*') && !(r.apiGroups ?? []).includes('*'), `wildcard in ${JSON.stringify(r)}`);
       for (const v of ['delete', 'deletecollection', 'create', 'update', 'escalate', 'bind', 'impersonate']) {

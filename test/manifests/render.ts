@@ -18,6 +18,7 @@ export const OVERLAYS = {
   'example-chat': 'examples/chat',
   keda: 'overlays/keda',
   'example-chat-keda': 'examples/chat-keda',
+  'example-scale-targets': 'examples/scale-targets',
 } as const;
 export type Overlay = keyof typeof OVERLAYS;
 
