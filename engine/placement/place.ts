@@ -13,7 +13,7 @@ import { ROLES, type Role } from '../core/types.js';
 import { DEFAULT_SLOT_PREFIX, validateSlotName, slotLabelKey } from './labels.js';
 import { buildTopology, describeSubgroups, poolKey, type TopologyView } from './topology.js';
 import {
-  DEFAULT_TOPOLOGY_KEYS, type Affinity, type ClusterSnapshot, type GroupPlan, type PlacementOptions, type PlacementPlan,
+  DEFAULT_TOPOLOGY_KEYS, gpusPerPod, podsOf, type Affinity, type ClusterSnapshot, type GroupPlan, type PlacementOptions, type PlacementPlan,
   type PlacementPool, type PlacementReason, type ServiceDemand, type ServicePlacementSpec, type ServicePlan, type SlotAssignment, type Tier,
 } from './types.js';
 
@@ -34,7 +34,8 @@ interface Group {
   slots: Map<string, Map<number, number>>;
 }
 
-interface Placed { pool: PlacementPool; node: number }
+/** One replica placed: its pool and the node of each of its pods (one for a single-pod replica). */
+interface Placed { pool: PlacementPool; nodes: number[] }
 
 export function validateSpecs(specs: readonly ServicePlacementSpec[], slotPrefix = DEFAULT_SLOT_PREFIX): void {
   const seen = new Set<string>();
@@ -55,6 +56,7 @@ export function validateSpecs(specs: readonly ServicePlacementSpec[], slotPrefix
       names.add(p.name);
       if (p.role !== 'prefill' && p.role !== 'decode') throw new Error(`${pw}: role must be prefill or decode`);
       if (!(p.gpusPerReplica > 0)) throw new Error(`${pw}: gpusPerReplica must be > 0`);
+      if (p.podsPerReplica !== undefined && !(Number.isInteger(p.podsPerReplica) && p.podsPerReplica >= 1)) throw new Error(`${pw}: podsPerReplica must be a whole number ≥ 1, got ${p.podsPerReplica}`);
       if (!(p.unitsPerReplica > 0)) throw new Error(`${pw}: unitsPerReplica must be > 0`);
       if (!(p.minReplicas >= 0 && p.maxReplicas >= p.minReplicas)) throw new Error(`${pw}: need 0 ≤ minReplicas ≤ maxReplicas`);
     }
@@ -108,6 +110,35 @@ class NodeIndex {
     while (c < list.length && this.v.free[list[c]!]! < need - EPS) c++;
     this.cursors.set(ck, c);
     return c < list.length ? list[c]! : -1;
+  }
+
+  /**
+   * Nodes for the `count` pods of one multi-node replica, `need` GPUs each, all under one S1 switch of the domain, else
+   * under one S2 (never spread wider: the group's pods talk over RDMA every step). A node may take several pods when it
+   * has the GPUs. Undefined when no switch of the domain has room for the whole group.
+   */
+  findGroup(level: Affinity, domain: number, type: number, need: number, count: number): number[] | undefined {
+    const first = this.find(level, domain, type, need);
+    if (first < 0) return undefined;
+    const list = this.buckets.get(`${level}|${domain}|${type}`)!;
+    const bySwitch = (m: Map<number, number[]>, sw: number, i: number, fits: number): number[] | undefined => {
+      let a = m.get(sw);
+      if (!a) m.set(sw, (a = []));
+      for (let k = 0; k < fits && a.length < count; k++) a.push(i);
+      return a.length >= count ? a : undefined;
+    };
+    const s1 = new Map<number, number[]>();
+    const s2 = new Map<number, number[]>();
+    let wider: number[] | undefined;
+    for (let j = this.cursors.get(`${level}|${domain}|${type}|${need}`)!; j < list.length; j++) {
+      const i = list[j]!;
+      const fits = Math.floor((this.v.free[i]! + EPS) / need);
+      if (fits <= 0) continue;
+      const inS1 = bySwitch(s1, this.v.nodeS1[i]!, i, fits);
+      if (inS1) return inS1;
+      if (level !== 's1' && !wider) wider = bySwitch(s2, this.v.nodeS2[i]!, i, fits);
+    }
+    return wider;
   }
 
   /** Whether the domain has schedulable nodes of this GPU type at all. */
@@ -190,8 +221,9 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
       let m = g.slots.get(p.name);
       if (!m) g.slots.set(p.name, (m = new Map()));
       m.set(node, c);
-      g.units[p.role] += c * p.unitsPerReplica;
-      total.set(p.name, total.get(p.name)! + c);
+      // Slots count pods; a multi-node replica is podsPerReplica of them.
+      g.units[p.role] += (c * p.unitsPerReplica) / podsOf(p);
+      total.set(p.name, total.get(p.name)! + c / podsOf(p));
     }
   }
   const existing = new Set(groups.keys());
@@ -257,6 +289,23 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
     }
     for (const r of ROLES) if (removed[r] > 0) reason('scale-in', r, { units: removed[r], requestedUnits: requested[r] }, `${r}: release ${removed[r]} units (precious tiers first)`);
 
+    function groupSwitch(m: Map<number, number>, pods: Map<number, number>): number {
+      const slots = new Map<number, { slots: number; unused: number }>();
+      for (const [node, c] of m) {
+        const sw = v.nodeS1[node]!;
+        const a = slots.get(sw) ?? { slots: 0, unused: 0 };
+        a.slots += c;
+        a.unused += Math.max(0, c - (pods.get(node) ?? 0));
+        slots.set(sw, a);
+      }
+      let best = -1;
+      for (const [sw, a] of slots) {
+        const b = slots.get(best);
+        if (!b || a.unused > b.unused || (a.unused === b.unused && (a.slots < b.slots || (a.slots === b.slots && sw < best)))) best = sw;
+      }
+      return best;
+    }
+
     function removeOne(g: Group, r: Role): boolean {
       for (let i = byRole[r].length - 1; i >= 0; i--) {
         const p = byRole[r][i]!;
@@ -268,21 +317,26 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
         if (norm(g, OTHER[r]) - (g.units[r] - p.unitsPerReplica) / spec.ratio[r] > ratioSlack + EPS) continue;
         const m = g.slots.get(p.name);
         if (!m || m.size === 0) continue;
-        // Unused (reserved, podless) slots go first, then the node with the fewest slots: whole nodes come free.
-        let best = -1;
-        let bestKey = Infinity;
         const pods = podsAt.get(p.name)!;
-        for (const [node, c] of m) {
-          const unused = c - (pods.get(node) ?? 0);
-          const key = (unused > 0 ? 0 : 1e9) + c * 1e3 - v.nodeTier[node]!;
-          if (key < bestKey || (key === bestKey && v.nodeNames[node]! < v.nodeNames[best]!)) {
-            best = node;
-            bestKey = key;
+        // A multi-node replica leaves whole: all its pods' slots from one switch (the S1 with the most unused slots,
+        // then the fewest slots), so what stays is whole groups under one switch each.
+        const s1 = podsOf(p) > 1 ? groupSwitch(m, pods) : undefined;
+        for (let k = 0; k < podsOf(p) && m.size > 0; k++) {
+          // Unused (reserved, podless) slots go first, then the node with the fewest slots: whole nodes come free.
+          let best = -1;
+          let bestKey = Infinity;
+          for (const [node, c] of m) {
+            const unused = c - (pods.get(node) ?? 0);
+            const key = (s1 === undefined || v.nodeS1[node] === s1 ? 0 : 1e12) + (unused > 0 ? 0 : 1e9) + c * 1e3 - v.nodeTier[node]!;
+            if (key < bestKey || (key === bestKey && v.nodeNames[node]! < v.nodeNames[best]!)) {
+              best = node;
+              bestKey = key;
+            }
           }
+          const c = m.get(best)! - 1;
+          if (c === 0) m.delete(best);
+          else m.set(best, c);
         }
-        const c = m.get(best)! - 1;
-        if (c === 0) m.delete(best);
-        else m.set(best, c);
         g.units[r] -= p.unitsPerReplica;
         need[r] += p.unitsPerReplica;
         removed[r] += p.unitsPerReplica;
@@ -305,8 +359,13 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
         if (total.get(p.name)! >= limit) continue;
         const t = v.typeIndex.get(p.gpuType);
         if (t === undefined) continue;
-        const node = index.find(level, d, t, p.gpusPerReplica);
-        if (node >= 0) return { pool: p, node };
+        if (podsOf(p) === 1) {
+          const node = index.find(level, d, t, p.gpusPerReplica);
+          if (node >= 0) return { pool: p, nodes: [node] };
+          continue;
+        }
+        const nodes = index.findGroup(level, d, t, gpusPerPod(p), podsOf(p));
+        if (nodes) return { pool: p, nodes };
       }
       return undefined;
     };
@@ -383,10 +442,12 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
     function assign(g: Group, r: Role, a: Placed, sign: 1 | -1): void {
       let m = g.slots.get(a.pool.name);
       if (!m) g.slots.set(a.pool.name, (m = new Map()));
-      const c = (m.get(a.node) ?? 0) + sign;
-      if (c === 0) m.delete(a.node);
-      else m.set(a.node, c);
-      v.free[a.node]! -= sign * a.pool.gpusPerReplica;
+      for (const node of a.nodes) {
+        const c = (m.get(node) ?? 0) + sign;
+        if (c === 0) m.delete(node);
+        else m.set(node, c);
+        v.free[node]! -= sign * gpusPerPod(a.pool);
+      }
       g.units[r] += sign * a.pool.unitsPerReplica;
       need[r] -= sign * a.pool.unitsPerReplica;
       total.set(a.pool.name, total.get(a.pool.name)! + sign);
@@ -425,7 +486,8 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
   const groupPlans: GroupPlan[] = [];
   const units: Record<Role, number> = { prefill: 0, decode: 0 };
   const poolsOut: Record<string, number> = {};
-  for (const p of spec.pools) poolsOut[p.name] = total.get(p.name)!;
+  // Whole replicas: a multi-node group half there (pods still coming, or going) counts as one.
+  for (const p of spec.pools) poolsOut[p.name] = Math.max(0, Math.ceil(total.get(p.name)! - EPS));
   const drain: Record<string, number> = {};
   for (const g of [...groups.values()].sort((a, b) => a.id.localeCompare(b.id))) {
     const replicas: Record<string, number> = {};
@@ -436,7 +498,7 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
         sum += c;
         slots.push({ node: v.nodeNames[node]!, service: svc, role: p.role, pool: p.name, group: g.id, count: c, pods: podsAt.get(p.name)!.get(node) ?? 0 });
       }
-      if (sum) replicas[p.name] = sum;
+      if (sum) replicas[p.name] = round3(sum / podsOf(p));
     }
     units.prefill += g.units.prefill;
     units.decode += g.units.decode;

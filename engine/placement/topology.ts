@@ -2,7 +2,7 @@
 // node, switch and GPU type, free GPUs after what is already bound or reserved, RDMA subgroup tiers, and the slots each
 // service pool already holds (from the slot labels and the pods actually there).
 import { parseSlotLabel, DEFAULT_SLOT_PREFIX } from './labels.js';
-import { DEFAULT_TOPOLOGY_KEYS, type ClusterSnapshot, type PlacementPool, type ServicePlacementSpec, type SubgroupInfo, type Tier, type TopologyKeys } from './types.js';
+import { DEFAULT_TOPOLOGY_KEYS, gpusPerPod, type ClusterSnapshot, type PlacementPool, type ServicePlacementSpec, type SubgroupInfo, type Tier, type TopologyKeys } from './types.js';
 
 export interface HeldSlots {
   /** Slots of one service pool per node index: count = max(label, pods); pods = pods there now. */
@@ -112,7 +112,7 @@ export function buildTopology(snap: ClusterSnapshot, specs: readonly ServicePlac
     }
   }
   for (const [k, h] of held) {
-    const gpus = pools.get(k)!.gpusPerReplica;
+    const gpus = gpusPerPod(pools.get(k)!);
     for (const [i, pods] of h.pods) if ((h.count.get(i) ?? 0) < pods) h.count.set(i, pods);
     for (const [i, c] of h.count) free[i]! -= c * gpus;
   }

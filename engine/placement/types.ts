@@ -2,6 +2,16 @@
 // touches I/O or reads a clock, so the sidecar engine, the simulator and the bench run the very same code.
 import type { PoolConfig, Role } from '../core/types.js';
 
+/** Pods one replica of the pool is (a multi-node group's size; 1 for a single pod). */
+export function podsOf(p: PlacementPool): number {
+  return p.podsPerReplica ?? 1;
+}
+
+/** GPUs each pod of one replica requests. */
+export function gpusPerPod(p: PlacementPool): number {
+  return p.gpusPerReplica / podsOf(p);
+}
+
 /** Node label keys that describe the fabric. Defaults in DEFAULT_TOPOLOGY_KEYS; every key is configurable. */
 export interface TopologyKeys {
   /** GPU model of the node, e.g. `H100`. Matched against PlacementPool.gpuType. */
@@ -32,8 +42,14 @@ export type Tier = 0 | 1 | 2;
 export const TIER_NAMES = ['low', 'medium', 'high'] as const;
 
 export interface PlacementPool extends PoolConfig {
-  /** GPUs one replica requests (its `nvidia.com/gpu` limit). */
+  /** GPUs one replica requests: its `nvidia.com/gpu` limit, summed over its pods when it is a multi-node group. */
   gpusPerReplica: number;
+  /**
+   * Pods one replica is (default 1): a LeaderWorkerSet group of `size` pods, each on its own node with
+   * gpusPerReplica / podsPerReplica GPUs. Capacity units, maxReplicas and the published replicas count groups; slot
+   * labels count pods; every pod of one group is placed under one switch (S1, else S2) and scale-in removes whole groups.
+   */
+  podsPerReplica?: number;
   /** Relative cost of one replica; informational in the plan (preference already orders pools). */
   cost?: number;
 }

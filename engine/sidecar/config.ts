@@ -67,6 +67,7 @@ export function parseEngineConfig(doc: unknown, file = 'config'): EngineConfig {
         preference: num(p, 'preference', pw, j), minReplicas: num(p, 'minReplicas', pw, 0), maxReplicas: num(p, 'maxReplicas', pw, 1e6),
       };
       if (p.cost !== undefined) pool.cost = num(p, 'cost', pw);
+      if (p.podsPerReplica !== undefined) pool.podsPerReplica = num(p, 'podsPerReplica', pw);
       if (p.target !== undefined) targets.push({ service: str(s, 'service', where), pool: pool.name, ref: targetRef(p.target, `${pw}.target`) });
       return pool;
     });
