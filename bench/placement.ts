@@ -7,7 +7,7 @@
 // `groups-cold` / `groups-steady`: the same fabric with multi-node replicas only: every replica is a group of 8 pods × 8
 // GPUs (a LeaderWorkerSet of size 8), each group under one switch; at 20,000 GPUs it must plan within 50 ms.
 import { writeFileSync } from 'node:fs';
-import { planPlacement, slotLabelKey, type ClusterSnapshot, type NodeInfo, type PlacementPool, type PodInfo, type ServiceDemand, type ServicePlacementSpec } from '../engine/placement/index.js';
+import { leadLabelKey, planPlacement, slotLabelKey, type ClusterSnapshot, type NodeInfo, type PlacementPool, type PodInfo, type ServiceDemand, type ServicePlacementSpec } from '../engine/placement/index.js';
 
 interface Row {
   case: 'cold' | 'steady' | 'groups-cold' | 'groups-steady';
@@ -66,16 +66,18 @@ function groupServices(specs: ServicePlacementSpec[], demand: ServiceDemand[]): 
   };
 }
 
-/** `plan` written back: slot labels and one Ready pod per slot. */
+/** `plan` written back: slot (and lead) labels and one Ready pod per slot, leaders first. */
 function applied(nodeList: NodeInfo[], specs: ServicePlacementSpec[], plan: ReturnType<typeof planPlacement>): ClusterSnapshot {
   const labelled = nodeList.map((n) => ({ ...n, labels: { ...n.labels } }));
   const byName = new Map(labelled.map((n) => [n.name, n]));
   const pods: PodInfo[] = [];
   for (const s of plan.slots) {
-    byName.get(s.node)!.labels[slotLabelKey(s.service, s.pool)] = String(s.count);
+    const n = byName.get(s.node)!;
+    n.labels[slotLabelKey(s.service, s.pool)] = String(s.count);
+    if (s.leaders) n.labels[leadLabelKey(s.service, s.pool)] = String(s.leaders);
     const p = specs.find((x) => x.service === s.service)!.pools.find((x) => x.name === s.pool)!;
     const g = p.gpusPerReplica / (p.podsPerReplica ?? 1);
-    for (let k = 0; k < s.count; k++) pods.push({ name: `${s.service}-${s.pool}-${s.node}-${k}`, node: s.node, gpus: g, service: s.service, pool: s.pool, ready: true });
+    for (let k = 0; k < s.count; k++) pods.push({ name: `${s.service}-${s.pool}-${s.node}-${k}`, node: s.node, gpus: g, service: s.service, pool: s.pool, ready: true, ...(k < (s.leaders ?? 0) ? { leader: true } : {}) });
   }
   return { nodes: labelled, pods };
 }

@@ -38,6 +38,9 @@ export function roleValues(id: IdentityLabels): Record<Role, string[]> {
  */
 export const GROUP_SIZE_ANNOTATION = 'leaderworkerset.sigs.k8s.io/size';
 
+/** The pod label whose value `0` marks a group's leader (LeaderWorkerSet's worker index). */
+export const GROUP_LEADER_LABEL = 'leaderworkerset.sigs.k8s.io/worker-index';
+
 /** Label conventions of the stacks Baton drives; each names where its keys were found. */
 export const IDENTITY_PRESETS = {
   baton: {

@@ -15,6 +15,16 @@ export function validateSlotName(kind: 'service' | 'pool', name: string, where: 
   if (!NAME.test(name)) throw new Error(`${where}: ${kind} name "${name}" must be lowercase letters, digits and '-' (it becomes part of a node label key)`);
 }
 
+/**
+ * A multi-node pool's leader slots: `<slot key>.lead=<count>` on a node says the plan puts <count> group leaders there
+ * (pool names have no '.', so the key never names a pool). Leaders select it; workers follow their leader's switch.
+ */
+export const LEAD_SUFFIX = '.lead';
+
+export function leadLabelKey(service: string, pool: string, prefix = DEFAULT_SLOT_PREFIX): string {
+  return slotLabelKey(service, pool + LEAD_SUFFIX, prefix);
+}
+
 export function slotLabelKey(service: string, pool: string, prefix = DEFAULT_SLOT_PREFIX): string {
   const key = `${prefix}${service}.${pool}`;
   const name = key.slice(key.indexOf('/') + 1);
@@ -22,13 +32,18 @@ export function slotLabelKey(service: string, pool: string, prefix = DEFAULT_SLO
   return key;
 }
 
-/** Parses a node label into (service, pool, count); undefined when it is not a slot label or is malformed. */
-export function parseSlotLabel(key: string, value: string, prefix = DEFAULT_SLOT_PREFIX): { service: string; pool: string; count: number } | undefined {
+/**
+ * Parses a node label into (service, pool, count), with `lead` for a leader-slot label; undefined when it is not a slot
+ * label or is malformed.
+ */
+export function parseSlotLabel(key: string, value: string, prefix = DEFAULT_SLOT_PREFIX): { service: string; pool: string; count: number; lead?: true } | undefined {
   if (!key.startsWith(prefix)) return undefined;
-  const rest = key.slice(prefix.length);
+  let rest = key.slice(prefix.length);
+  const lead = rest.endsWith(LEAD_SUFFIX);
+  if (lead) rest = rest.slice(0, -LEAD_SUFFIX.length);
   const dot = rest.indexOf('.');
   if (dot <= 0 || dot === rest.length - 1) return undefined;
   const count = Number(value);
   if (!Number.isInteger(count) || count < 0) return undefined;
-  return { service: rest.slice(0, dot), pool: rest.slice(dot + 1), count };
+  return { service: rest.slice(0, dot), pool: rest.slice(dot + 1), count, ...(lead ? { lead: true as const } : {}) };
 }

@@ -10,7 +10,7 @@
 //    freed GPUs are not handed out again in the same cycle.
 import { splitUnits, unitBounds } from '../core/units.js';
 import { ROLES, type Role } from '../core/types.js';
-import { DEFAULT_SLOT_PREFIX, validateSlotName, slotLabelKey } from './labels.js';
+import { DEFAULT_SLOT_PREFIX, leadLabelKey, validateSlotName, slotLabelKey } from './labels.js';
 import { buildTopology, describeSubgroups, poolKey, type TopologyView } from './topology.js';
 import {
   DEFAULT_TOPOLOGY_KEYS, gpusPerPod, podsOf, type Affinity, type ClusterSnapshot, type GroupPlan, type PlacementOptions, type PlacementPlan,
@@ -32,6 +32,8 @@ interface Group {
   units: Record<Role, number>;
   /** pool name → node index → slots. */
   slots: Map<string, Map<number, number>>;
+  /** Multi-node pools: pool name → node index → group leaders planned there (one per group, on one of its slots). */
+  leads: Map<string, Map<number, number>>;
 }
 
 /** One replica placed: its pool and the node of each of its pods (one for a single-pod replica). */
@@ -52,6 +54,7 @@ export function validateSpecs(specs: readonly ServicePlacementSpec[], slotPrefix
       const pw = `${where}.pools[${j}] (${p.name})`;
       validateSlotName('pool', p.name, pw);
       slotLabelKey(s.service, p.name, slotPrefix);
+      if ((p.podsPerReplica ?? 1) > 1) leadLabelKey(s.service, p.name, slotPrefix);
       if (names.has(p.name)) throw new Error(`${pw}: duplicate pool name`);
       names.add(p.name);
       if (p.role !== 'prefill' && p.role !== 'decode') throw new Error(`${pw}: role must be prefill or decode`);
@@ -199,17 +202,19 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
   const groups = new Map<number, Group>();
   const groupOf = (d: number): Group => {
     let g = groups.get(d);
-    if (!g) groups.set(d, (g = { domain: d, id: groupId(v, level, d), tier: domainTier(v, level, d), units: { prefill: 0, decode: 0 }, slots: new Map() }));
+    if (!g) groups.set(d, (g = { domain: d, id: groupId(v, level, d), tier: domainTier(v, level, d), units: { prefill: 0, decode: 0 }, slots: new Map(), leads: new Map() }));
     return g;
   };
   const total = new Map<string, number>();
   const podsAt = new Map<string, Map<number, number>>();
+  const leaderPodsAt = new Map<string, Map<number, number>>();
   let readyKnown = false;
   const readyUnits: Record<Role, number> = { prefill: 0, decode: 0 };
   for (const p of spec.pools) {
     const h = v.held.get(poolKey(svc, p.name));
     total.set(p.name, 0);
     podsAt.set(p.name, h?.pods ?? new Map());
+    leaderPodsAt.set(p.name, h?.leaderPods ?? new Map());
     if (demand?.ready && demand.ready[p.name] !== undefined) {
       readyKnown = true;
       readyUnits[p.role] += demand.ready[p.name]! * p.unitsPerReplica;
@@ -224,6 +229,9 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
       // Slots count pods; a multi-node replica is podsPerReplica of them.
       g.units[p.role] += (c * p.unitsPerReplica) / podsOf(p);
       total.set(p.name, total.get(p.name)! + c / podsOf(p));
+    }
+    if (podsOf(p) > 1) {
+      for (const [node, c] of h.leads) if (c > 0) bump(groupOf(index.domainOf(level, node)).leads, p.name, node, c);
     }
   }
   const existing = new Set(groups.keys());
@@ -306,6 +314,23 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
       return best;
     }
 
+    function leaderOf(g: Group, p: PlacementPool, s1: number): number {
+      const leads = g.leads.get(p.name);
+      if (!leads) return -1;
+      const present = leaderPodsAt.get(p.name)!;
+      let best = -1;
+      let bestKey = Infinity;
+      for (const [node, c] of leads) {
+        if (c <= 0) continue;
+        const key = (v.nodeS1[node] === s1 ? 0 : 1e6) + (c - (present.get(node) ?? 0) > 0 ? 0 : 1e3) + c;
+        if (key < bestKey || (key === bestKey && v.nodeNames[node]! < v.nodeNames[best]!)) {
+          best = node;
+          bestKey = key;
+        }
+      }
+      return best;
+    }
+
     function removeOne(g: Group, r: Role): boolean {
       for (let i = byRole[r].length - 1; i >= 0; i--) {
         const p = byRole[r][i]!;
@@ -321,7 +346,18 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
         // A multi-node replica leaves whole: all its pods' slots from one switch (the S1 with the most unused slots,
         // then the fewest slots), so what stays is whole groups under one switch each.
         const s1 = podsOf(p) > 1 ? groupSwitch(m, pods) : undefined;
-        for (let k = 0; k < podsOf(p) && m.size > 0; k++) {
+        // Its leader slot goes with it (the one in that switch whose leader pod is not there, else any), and the
+        // leader's own slot first.
+        const lead = s1 === undefined ? -1 : leaderOf(g, p, s1);
+        let taken = 0;
+        if (lead >= 0) {
+          bump(g.leads, p.name, lead, -1);
+          if ((m.get(lead) ?? 0) > 0) {
+            bump(g.slots, p.name, lead, -1);
+            taken = 1;
+          }
+        }
+        for (let k = taken; k < podsOf(p) && m.size > 0; k++) {
           // Unused (reserved, podless) slots go first, then the node with the fewest slots: whole nodes come free.
           let best = -1;
           let bestKey = Infinity;
@@ -448,6 +484,7 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
         else m.set(node, c);
         v.free[node]! -= sign * gpusPerPod(a.pool);
       }
+      if (podsOf(a.pool) > 1) bump(g.leads, a.pool.name, a.nodes[0]!, sign);
       g.units[r] += sign * a.pool.unitsPerReplica;
       need[r] -= sign * a.pool.unitsPerReplica;
       total.set(a.pool.name, total.get(a.pool.name)! + sign);
@@ -496,7 +533,12 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
       let sum = 0;
       if (m) for (const [node, c] of m) {
         sum += c;
-        slots.push({ node: v.nodeNames[node]!, service: svc, role: p.role, pool: p.name, group: g.id, count: c, pods: podsAt.get(p.name)!.get(node) ?? 0 });
+        const slot: SlotAssignment = { node: v.nodeNames[node]!, service: svc, role: p.role, pool: p.name, group: g.id, count: c, pods: podsAt.get(p.name)!.get(node) ?? 0 };
+        if (podsOf(p) > 1) {
+          slot.leaders = g.leads.get(p.name)?.get(node) ?? 0;
+          slot.leaderPods = leaderPodsAt.get(p.name)!.get(node) ?? 0;
+        }
+        slots.push(slot);
       }
       if (sum) replicas[p.name] = round3(sum / podsOf(p));
     }
@@ -521,6 +563,15 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
     plan: { service: svc, priority: spec.priority, pools: poolsOut, units: { prefill: round3(units.prefill), decode: round3(units.decode) }, requested: { prefill: round3(asked.prefill), decode: round3(asked.decode) }, ...(demand ? { demanded: { prefill: demand.units.prefill, decode: demand.units.decode } } : {}), groups: groupPlans },
     slots,
   };
+}
+
+/** Adds `by` to a pool's per-node count, dropping entries that reach 0. */
+function bump(m: Map<string, Map<number, number>>, pool: string, node: number, by: number): void {
+  let n = m.get(pool);
+  if (!n) m.set(pool, (n = new Map()));
+  const c = (n.get(node) ?? 0) + by;
+  if (c <= 0) n.delete(node);
+  else n.set(node, c);
 }
 
 function round3(x: number): number {

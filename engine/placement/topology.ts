@@ -9,6 +9,9 @@ export interface HeldSlots {
   count: Map<number, number>;
   pods: Map<number, number>;
   ready: number;
+  /** Multi-node pools: group leaders per node index (max(lead label, leader pods)), and leader pods there now. */
+  leads: Map<number, number>;
+  leaderPods: Map<number, number>;
 }
 
 export interface TopologyView {
@@ -71,7 +74,7 @@ export function buildTopology(snap: ClusterSnapshot, specs: readonly ServicePlac
   const held = new Map<string, HeldSlots>();
   const heldOf = (k: string): HeldSlots => {
     let h = held.get(k);
-    if (!h) held.set(k, (h = { count: new Map(), pods: new Map(), ready: 0 }));
+    if (!h) held.set(k, (h = { count: new Map(), pods: new Map(), ready: 0, leads: new Map(), leaderPods: new Map() }));
     return h;
   };
 
@@ -94,7 +97,7 @@ export function buildTopology(snap: ClusterSnapshot, specs: readonly ServicePlac
     schedulable[i] = nd.unschedulable ? 0 : 1;
     for (const [k, v] of Object.entries(nd.labels)) {
       const slot = parseSlotLabel(k, v, slotPrefix);
-      if (slot && pools.has(poolKey(slot.service, slot.pool))) heldOf(poolKey(slot.service, slot.pool)).count.set(i, slot.count);
+      if (slot && pools.has(poolKey(slot.service, slot.pool))) heldOf(poolKey(slot.service, slot.pool))[slot.lead ? 'leads' : 'count'].set(i, slot.count);
     }
   }
 
@@ -107,6 +110,7 @@ export function buildTopology(snap: ClusterSnapshot, specs: readonly ServicePlac
       const h = heldOf(k);
       h.pods.set(i, (h.pods.get(i) ?? 0) + 1);
       if (pod.ready) h.ready++;
+      if (pod.leader) h.leaderPods.set(i, (h.leaderPods.get(i) ?? 0) + 1);
     } else {
       free[i]! -= pod.gpus;
     }
@@ -114,6 +118,7 @@ export function buildTopology(snap: ClusterSnapshot, specs: readonly ServicePlac
   for (const [k, h] of held) {
     const gpus = gpusPerPod(pools.get(k)!);
     for (const [i, pods] of h.pods) if ((h.count.get(i) ?? 0) < pods) h.count.set(i, pods);
+    for (const [i, pods] of h.leaderPods) if ((h.leads.get(i) ?? 0) < pods) h.leads.set(i, pods);
     for (const [i, c] of h.count) free[i]! -= c * gpus;
   }
 

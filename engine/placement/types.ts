@@ -91,6 +91,8 @@ export interface PodInfo {
   /** The multi-node instance (LeaderWorkerSet group) the pod belongs to, and how many pods that group has. */
   group?: string;
   groupSize?: number;
+  /** The group's leader (LWS worker-index 0): it takes a leader slot. */
+  leader?: boolean;
 }
 
 /** One observation of the cluster; the view is rebuilt from it every cycle. */
@@ -139,6 +141,9 @@ export interface SlotAssignment {
   count: number;
   /** Pods of this pool on the node now (≥ count while a scale-in drains). */
   pods: number;
+  /** Multi-node pools: groups whose leader the plan puts here (of `count`), and leader pods here now. */
+  leaders?: number;
+  leaderPods?: number;
 }
 
 export interface GroupPlan {

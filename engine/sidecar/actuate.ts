@@ -1,7 +1,8 @@
 // What the plan means for the cluster, as pure diffs: slot label patches per node and pod-deletion-cost annotations.
-// Invariant: a slot label's value is never below the pods of its pool on that node, and a key is removed only when no
-// such pod is there, so no running pod loses the label its nodeAffinity selected.
-import { DEFAULT_SLOT_PREFIX, parseSlotLabel, slotLabelKey } from '../placement/labels.js';
+// Invariant: a slot label's value is never below the pods of its pool on that node (a lead label's, below the group
+// leaders there), and a key is removed only when no such pod is there, so no running pod loses the label its
+// nodeAffinity selected.
+import { DEFAULT_SLOT_PREFIX, leadLabelKey, parseSlotLabel, slotLabelKey } from '../placement/labels.js';
 import type { ClusterSnapshot, PlacementPlan, ServicePlacementSpec } from '../placement/types.js';
 
 export const DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
@@ -16,13 +17,20 @@ export interface LabelPatch {
 
 export function labelPatches(snap: ClusterSnapshot, plan: PlacementPlan, specs: readonly ServicePlacementSpec[], prefix = DEFAULT_SLOT_PREFIX): LabelPatch[] {
   const known = new Set(specs.flatMap((s) => s.pools.map((p) => `${s.service}.${p.name}`)));
+  // Pods per node and label key: every pod of a pool counts toward its slot label, a group leader also toward the lead label.
   const podsAt = new Map<string, number>();
-  for (const p of snap.pods) if (p.service && p.pool) podsAt.set(`${p.node}\u0000${slotLabelKey(p.service, p.pool, prefix)}`, (podsAt.get(`${p.node}\u0000${slotLabelKey(p.service, p.pool, prefix)}`) ?? 0) + 1);
+  const count = (node: string, key: string) => podsAt.set(`${node}\u0000${key}`, (podsAt.get(`${node}\u0000${key}`) ?? 0) + 1);
+  for (const p of snap.pods) {
+    if (!p.service || !p.pool) continue;
+    count(p.node, slotLabelKey(p.service, p.pool, prefix));
+    if (p.leader) count(p.node, leadLabelKey(p.service, p.pool, prefix));
+  }
   const want = new Map<string, Map<string, number>>();
   for (const s of plan.slots) {
     let m = want.get(s.node);
     if (!m) want.set(s.node, (m = new Map()));
     m.set(slotLabelKey(s.service, s.pool, prefix), s.count);
+    if (s.leaders !== undefined) m.set(leadLabelKey(s.service, s.pool, prefix), s.leaders);
   }
   const out: LabelPatch[] = [];
   for (const n of snap.nodes) {

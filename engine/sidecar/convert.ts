@@ -1,6 +1,6 @@
 // Kubernetes objects → the placement's plain snapshot (pure, so it is unit-tested without a cluster).
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { GROUP_SIZE_ANNOTATION, IDENTITY_PRESETS, identityOf, type IdentityLabels, type PodIdentity } from '../placement/identity.js';
+import { GROUP_LEADER_LABEL, GROUP_SIZE_ANNOTATION, IDENTITY_PRESETS, identityOf, type IdentityLabels, type PodIdentity } from '../placement/identity.js';
 import type { ClusterSnapshot, NodeInfo, PodInfo, ServicePlacementSpec, TopologyKeys } from '../placement/types.js';
 
 /** How pods are attributed to a service pool: the label mapping, and the pool of a pod whose labels name none. */
@@ -105,6 +105,7 @@ export function podInfo(p: V1Pod, keys: TopologyKeys, by: PodAttribution = BATON
       info.group = group;
       const size = Number(p.metadata?.annotations?.[GROUP_SIZE_ANNOTATION]);
       if (Number.isInteger(size) && size > 0) info.groupSize = size;
+      if (labels[GROUP_LEADER_LABEL] === '0') info.leader = true;
     }
   }
   info.ready = !p.metadata?.deletionTimestamp && (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false);

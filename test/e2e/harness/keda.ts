@@ -2,13 +2,12 @@
 // (scripts/build-keda.sh), run as local processes with the admin kubeconfig; KEDA's metrics apiserver owns
 // v1beta1.external.metrics.k8s.io behind the real aggregator (ExternalName Service → 127.0.0.1, caBundle), and the two
 // talk over KEDA's own mutual-TLS gRPC with certificates made here.
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateCa, issueCert } from '../../../adapter/certs.js';
 import { waitFor } from './api.js';
 import { APISERVICE_NAME } from './baton.js';
-import { REPO_ROOT } from './binaries.js';
+import { runBuildScript } from './build-script.js';
 import type { Cluster } from './cluster.js';
 import { freePorts } from './ports.js';
 
@@ -22,24 +21,8 @@ export interface KedaBuild {
 }
 
 /** Runs scripts/build-keda.sh (cold ~11 min on 2 cores, warm < 1 s); progress goes to stderr. */
-export async function ensureKeda(log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<KedaBuild> {
-  const dir = await new Promise<string>((res, rej) => {
-    const child = spawn('bash', [join(REPO_ROOT, 'scripts/build-keda.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let errTail = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => {
-      const s = b.toString();
-      errTail = (errTail + s).slice(-4000);
-      for (const line of s.split('\n')) if (line && !line.includes('] cached')) log(line);
-    });
-    child.once('error', rej);
-    child.once('exit', (code) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && last) res(last);
-      else rej(new Error(`scripts/build-keda.sh failed (exit ${code}):\n${errTail}`));
-    });
-  });
+export async function ensureKeda(log?: (line: string) => void): Promise<KedaBuild> {
+  const dir = await runBuildScript('build-keda.sh', log);
   return { dir, operator: join(dir, 'bin', 'keda-operator'), adapter: join(dir, 'bin', 'keda-adapter'), crds: join(dir, 'crds') };
 }
 

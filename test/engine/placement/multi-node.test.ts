@@ -3,7 +3,8 @@
 // service's S1 when it asks for it; scale-in removes whole groups.
 import assert from 'node:assert/strict';
 import fc from '../../support/fast-check.js';
-import { planPlacement, slotLabelKey, type NodeInfo, type PlacementPlan, type PlacementPool, type PodInfo, type ServiceDemand, type ServicePlacementSpec } from '../../../engine/placement/index.js';
+import { leadLabelKey, planPlacement, slotLabelKey, type NodeInfo, type PlacementPlan, type PlacementPool, type PodInfo, type ServiceDemand, type ServicePlacementSpec } from '../../../engine/placement/index.js';
+import { labelPatches } from '../../../engine/sidecar/actuate.js';
 import { node, pool, rack, service, snapshot } from '../placement-helpers.js';
 
 /** Pods per switch of one pool: `{s1: {a1: 2, …}, s2: {…}}`. */
@@ -18,15 +19,33 @@ function podsBySwitch(plan: PlacementPlan, nodes: NodeInfo[], svc: string, poolN
   return out;
 }
 
+/** Group leaders per S1 of one pool. */
+function leadersByS1(plan: PlacementPlan, nodes: NodeInfo[], svc: string, poolName: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of plan.slots) {
+    if (s.service !== svc || s.pool !== poolName || !s.leaders) continue;
+    assert.ok(s.leaders <= s.count, `a leader slot is one of the node's slots: ${JSON.stringify(s)}`);
+    const sw = nodes.find((x) => x.name === s.node)!.labels['baton.io/s1']!;
+    out[sw] = (out[sw] ?? 0) + s.leaders;
+  }
+  return out;
+}
+
 /** The plan as the cluster would hold it next cycle: slot labels written, one Ready pod per slot. */
 function applied(nodes: NodeInfo[], plan: PlacementPlan, specs: ServicePlacementSpec[]): { nodes: NodeInfo[]; pods: PodInfo[] } {
   const labelled = nodes.map((n) => ({ ...n, labels: { ...n.labels } }));
   const pods: PodInfo[] = [];
   for (const s of plan.slots) {
     if (s.count === 0) continue;
-    labelled.find((n) => n.name === s.node)!.labels[slotLabelKey(s.service, s.pool)] = String(s.count);
+    const n = labelled.find((x) => x.name === s.node)!;
+    n.labels[slotLabelKey(s.service, s.pool)] = String(s.count);
+    if (s.leaders) n.labels[leadLabelKey(s.service, s.pool)] = String(s.leaders);
     const p = specs.find((x) => x.service === s.service)!.pools.find((x) => x.name === s.pool)!;
-    for (let k = 0; k < s.count; k++) pods.push({ name: `${s.service}-${s.pool}-${s.node}-${k}`, node: s.node, gpus: p.gpusPerReplica / (p.podsPerReplica ?? 1), service: s.service, pool: s.pool, ready: true });
+    for (let k = 0; k < s.count; k++) {
+      const pod: PodInfo = { name: `${s.service}-${s.pool}-${s.node}-${k}`, node: s.node, gpus: p.gpusPerReplica / (p.podsPerReplica ?? 1), service: s.service, pool: s.pool, ready: true };
+      if (k < (s.leaders ?? 0)) pod.leader = true;
+      pods.push(pod);
+    }
   }
   return { nodes: labelled, pods };
 }
@@ -42,6 +61,8 @@ describe('placement: multi-node replicas (groups of pods)', () => {
     const plan = planPlacement(snapshot(nodes, [foreign]), [spec], [{ service: 'chat', units: { prefill: 1, decode: 1 } }]);
     const by = podsBySwitch(plan, nodes, 'chat', 'd');
     assert.deepEqual(by.s1, { a2: 2 }, JSON.stringify(plan.slots));
+    assert.deepEqual(leadersByS1(plan, nodes, 'chat', 'd'), { a2: 1 }, 'one leader slot, in the group\'s switch');
+    assert.equal(plan.slots.find((x) => x.pool === 'p')!.leaders, undefined, 'single-pod pools have no leader slots');
     assert.equal(plan.services[0]!.pools.d, 1, 'one replica = one group');
     assert.deepEqual(plan.services[0]!.units, { prefill: 1, decode: 1 });
     assert.deepEqual(plan.services[0]!.groups[0]!.replicas, { p: 1, d: 1 });
@@ -69,6 +90,7 @@ describe('placement: multi-node replicas (groups of pods)', () => {
     assert.deepEqual(p, d, 'prefill and decode groups share their S1');
     assert.deepEqual(plan.services[0]!.pools, { p: 3, d: 3 });
     for (const c of Object.values(d)) assert.equal(c % 2, 0, 'whole groups per S1');
+    assert.deepEqual(leadersByS1(plan, nodes, 'chat', 'd'), Object.fromEntries(Object.entries(d).map(([k, c]) => [k, c / 2])), 'one leader per group, in its S1');
   });
 
   it('scale-in removes whole groups: pods leave two at a time and every switch keeps whole groups', () => {
@@ -81,6 +103,8 @@ describe('placement: multi-node replicas (groups of pods)', () => {
     assert.deepEqual(second.services[0]!.pools, { p: 1, d: 1 });
     const kept = podsBySwitch(second, nodes, 'chat', 'd');
     assert.deepEqual(Object.values(kept.s1), [2], `one whole group left: ${JSON.stringify(kept)}`);
+    assert.deepEqual(Object.values(leadersByS1(second, nodes, 'chat', 'd')), [1], 'its leader slot stays; the others go with their groups');
+    assert.ok(second.slots.filter((x) => x.pool === 'd' && x.leaders).every((x) => Object.keys(kept.s1).includes(nodes.find((n) => n.name === x.node)!.labels['baton.io/s1']!)));
     assert.equal(second.slots.filter((s) => s.pool === 'd').reduce((a, s) => a + s.pods - s.count, 0), 6, 'six pods (three groups) drain');
   });
 
@@ -93,6 +117,23 @@ describe('placement: multi-node replicas (groups of pods)', () => {
     ];
     const plan = planPlacement(snapshot(nodes, pods), [spec], []);
     assert.equal(plan.services[0]!.pools.d, 1);
+  });
+
+  it('writes a lead label beside the slot label on the leader\'s node, and keeps it while a leader pod is there', () => {
+    const nodes = [...rack('sA', 'a1', ['H200'], 2), ...rack('sA', 'p1', ['H100'], 1)];
+    const spec = service('chat', { pools: [pool('p', 'prefill', 'H100'), group8()] });
+    const plan = planPlacement(snapshot(nodes), [spec], [{ service: 'chat', units: { prefill: 1, decode: 1 } }]);
+    const patches = labelPatches(snapshot(nodes), plan, [spec]);
+    const lead = leadLabelKey('chat', 'd');
+    assert.equal(lead, 'baton.io/slot.chat.d.lead');
+    assert.deepEqual(patches.filter((x) => x.labels[lead]).map((x) => x.node), ['a1-0']);
+    assert.deepEqual(patches.filter((x) => x.labels[slotLabelKey('chat', 'd')]).map((x) => x.node).sort(), ['a1-0', 'a1-1']);
+    // Demand gone, the leader still running: its lead label stays until it is.
+    const now = applied(nodes, plan, [spec]);
+    const idle = planPlacement(snapshot(now.nodes, now.pods), [spec], [{ service: 'chat', units: { prefill: 0, decode: 0 } }]);
+    assert.deepEqual(labelPatches(snapshot(now.nodes, now.pods), idle, [spec]).filter((x) => lead in x.labels), []);
+    const gone = now.pods.filter((x) => x.pool !== 'd');
+    assert.deepEqual(labelPatches(snapshot(now.nodes, gone), idle, [spec]).filter((x) => lead in x.labels).map((x) => [x.node, x.labels[lead]]), [['a1-0', null]]);
   });
 
   it('refuses a pool whose podsPerReplica is not a whole number ≥ 1', () => {
@@ -121,6 +162,7 @@ describe('placement: multi-node replicas (groups of pods)', () => {
         for (const [n, g] of used) assert.ok(g <= 8, `${n} holds ${g} GPUs`);
         for (const poolName of ['p', 'd']) {
           const by = podsBySwitch(plan, nodes, 'svc', poolName);
+          if (size > 1) assert.equal(Object.values(leadersByS1(plan, nodes, 'svc', poolName)).reduce((a, b) => a + b, 0), plan.services[0]!.pools[poolName], `${poolName}: one leader slot per group`);
           const pods = Object.values(by.s2).reduce((a, b) => a + b, 0);
           assert.equal(pods, plan.services[0]!.pools[poolName]! * size, `${poolName}: ${pods} pods for ${plan.services[0]!.pools[poolName]} groups of ${size}`);
           for (const [sw, c] of Object.entries(by.s2)) assert.equal(c % size, 0, `${poolName}: ${c} pods under ${sw} (groups of ${size})`);
