@@ -5,7 +5,7 @@
 set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=$("$REPO_ROOT/scripts/build-go-tool.sh" lws lws \
-  lws-manager sigs.k8s.io/lws/cmd --leader-elect-resource-name | tail -n 1)
+  lws-manager sigs.k8s.io/lws/cmd -leader-elect-resource-name | tail -n 1)
 if [[ ! -s "$DIR/crds/leaderworkerset.x-k8s.io_leaderworkersets.yaml" || ! -s "$DIR/webhook/manifests.yaml" ]]; then
   src=$(cd "$REPO_ROOT/test/e2e/tools/lws" && GOTOOLCHAIN=local go list -m -f '{{.Dir}}' sigs.k8s.io/lws)
   tmp="$DIR/files.tmp.$$"
