@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { resolveIdentity, type IdentityLabels } from '../placement/identity.js';
 import { validateSpecs } from '../placement/place.js';
-import type { TargetRef } from './targets/index.js';
+import { scalesRoles, type TargetRef } from './targets/index.js';
 import { DEFAULT_TOPOLOGY_KEYS, type Affinity, type PlacementPool, type ServiceDemand, type ServicePlacementSpec, type TopologyKeys } from '../placement/types.js';
 
 export interface EngineConfig {
@@ -16,6 +16,16 @@ export interface EngineConfig {
   services: ServicePlacementSpec[];
   /** Pools whose workload the engine reads through its scale subresource (the rest are found by pod labels). */
   targets: PoolTarget[];
+  /** Services the engine scales itself (`scaler: engine`): every role of one object in one write, instead of HPAs. */
+  scalers: ServiceScaler[];
+}
+
+export interface ServiceScaler {
+  service: string;
+  /** The object (its role field unset). */
+  ref: TargetRef;
+  /** Pool name → the object's role name. */
+  roles: Record<string, string>;
 }
 
 export interface PoolTarget {
@@ -49,6 +59,7 @@ export function parseEngineConfig(doc: unknown, file = 'config'): EngineConfig {
   }
   if (!Array.isArray(doc.services) || doc.services.length === 0) throw new Error(`${file}: services must be a non-empty list`);
   const targets: PoolTarget[] = [];
+  const scalers: ServiceScaler[] = [];
   const services = doc.services.map((s: unknown, i: number): ServicePlacementSpec => {
     const where = `${file}: services[${i}]`;
     if (!isObj(s)) throw new Error(`${where}: expected a mapping`);
@@ -71,21 +82,43 @@ export function parseEngineConfig(doc: unknown, file = 'config'): EngineConfig {
       if (p.target !== undefined) targets.push({ service: str(s, 'service', where), pool: pool.name, ref: targetRef(p.target, `${pw}.target`) });
       return pool;
     });
-    return { service: str(s, 'service', where), priority: num(s, 'priority', where, 0), affinity, ratio: { prefill: num(ratio, 'prefill', `${where}.ratio`), decode: num(ratio, 'decode', `${where}.ratio`) }, pools };
+    const service = str(s, 'service', where);
+    const scaler = str(s, 'scaler', where, 'hpa');
+    if (scaler !== 'hpa' && scaler !== 'engine') throw new Error(`${where}.scaler: expected hpa (the pools' HPAs scale) or engine (the engine writes every role at once), got "${scaler}"`);
+    if (scaler === 'engine') scalers.push(serviceScaler(service, pools.map((p) => targets.find((t) => t.service === service && t.pool === p.name)), pools, where));
+    return { service, priority: num(s, 'priority', where, 0), affinity, ratio: { prefill: num(ratio, 'prefill', `${where}.ratio`), decode: num(ratio, 'decode', `${where}.ratio`) }, pools };
   });
   try {
     validateSpecs(services);
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message}`);
   }
-  return { namespace: str(doc, 'namespace', file, 'baton'), keys, podLabels: resolveIdentity(doc.podLabels, `${file}: podLabels`), services, targets };
+  return { namespace: str(doc, 'namespace', file, 'baton'), keys, podLabels: resolveIdentity(doc.podLabels, `${file}: podLabels`), services, targets, scalers };
+}
+
+/** `scaler: engine` needs every pool to be a role of one object the engine can scale whole (a DisaggregatedSet). */
+function serviceScaler(service: string, targets: (PoolTarget | undefined)[], pools: PlacementPool[], where: string): ServiceScaler {
+  const first = targets[0]?.ref;
+  const roles: Record<string, string> = {};
+  targets.forEach((t, j) => {
+    const pw = `${where}.pools[${j}]`;
+    if (!t || !scalesRoles(t.ref)) throw new Error(`${pw}.target: scaler: engine needs every pool to target a role of a DisaggregatedSet`);
+    if (t.ref.name !== first!.name || t.ref.namespace !== first!.namespace || t.ref.apiVersion !== first!.apiVersion) throw new Error(`${pw}.target: every pool must target the same DisaggregatedSet (${first!.namespace}/${first!.name})`);
+    if (Object.values(roles).includes(t.ref.role!)) throw new Error(`${pw}.target.role: role "${t.ref.role}" is already another pool's`);
+    roles[pools[j]!.name] = t.ref.role!;
+  });
+  const { role: _role, ...ref } = first!;
+  return { service, ref, roles };
 }
 
 /** `{apiVersion: apps/v1, kind: StatefulSet, name, namespace}`: the pool HPA's scaleTargetRef and its namespace. */
 function targetRef(t: unknown, where: string): TargetRef {
   if (!isObj(t)) throw new Error(`${where}: expected {apiVersion, kind, name, namespace}`);
-  for (const k of Object.keys(t)) if (!['apiVersion', 'kind', 'name', 'namespace'].includes(k)) throw new Error(`${where}.${k}: unknown field (expected apiVersion, kind, name, namespace)`);
-  const ref = { apiVersion: str(t, 'apiVersion', where), kind: str(t, 'kind', where), name: str(t, 'name', where), namespace: str(t, 'namespace', where) };
+  for (const k of Object.keys(t)) if (!['apiVersion', 'kind', 'name', 'namespace', 'role'].includes(k)) throw new Error(`${where}.${k}: unknown field (expected apiVersion, kind, name, namespace, role)`);
+  const ref: TargetRef = { apiVersion: str(t, 'apiVersion', where), kind: str(t, 'kind', where), name: str(t, 'name', where), namespace: str(t, 'namespace', where) };
+  // A DisaggregatedSet holds several roles: the pool says which one it is; other kinds are one pool each.
+  if (scalesRoles(ref)) ref.role = str(t, 'role', where);
+  else if (t.role !== undefined) throw new Error(`${where}.role: only a DisaggregatedSet target names a role`);
   // Only API groups serve /scale for the kinds HPAs target (the core group's ReplicationController aside).
   if (!/^[a-z0-9.-]+\/v[0-9a-z]+$/.test(ref.apiVersion)) throw new Error(`${where}.apiVersion: expected group/version such as apps/v1, got "${ref.apiVersion}"`);
   return ref;

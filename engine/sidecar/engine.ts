@@ -51,6 +51,8 @@ export interface CycleResult {
   planMs: number;
   /** Ready replicas per service and pool (a multi-node group counts once, when all its pods are Ready). */
   ready: Map<string, Record<string, number>>;
+  /** Objects the engine scaled itself this cycle (`scaler: engine`), one write each. */
+  scaleWrites: number;
   /** What each pool's workload said through `/scale` (the last good reading when this cycle's read failed). */
   targets: { service: string; pool: string; reading?: TargetReading; error?: string }[];
 }
@@ -131,7 +133,7 @@ export class Engine {
       writeFileSync(this.o.planFile + '.tmp', JSON.stringify({ ...planDocument(plan, new Date()), slots: plan.slots }) + '\n');
       renameSync(this.o.planFile + '.tmp', this.o.planFile);
     }
-    const result: CycleResult = { leader, plan, labelPatches: 0, costPatches: 0, conflicts: 0, errors: targets.flatMap((t) => (t.error ? [t.error] : [])), planMs, ready, targets };
+    const result: CycleResult = { leader, plan, labelPatches: 0, costPatches: 0, conflicts: 0, errors: targets.flatMap((t) => (t.error ? [t.error] : [])), planMs, ready, targets, scaleWrites: 0 };
     if (!leader) return result;
 
     // 1. Slot labels (before desired replicas grow, so new pods find their nodes).
@@ -178,7 +180,22 @@ export class Engine {
       }
     });
 
-    // 3. The plan for the adapter, then Events for what changed.
+    // 3. Services the engine scales itself: every role of the object in one write, at the plan's (placed) replicas.
+    for (const sc of cfg.scalers) {
+      const planned = plan.services.find((x) => x.service === sc.service);
+      if (!planned || !this.elector.isLeader()) continue;
+      const byRole = Object.fromEntries(Object.entries(sc.roles).map(([pool, role]) => [role, planned.pools[pool] ?? 0]));
+      try {
+        const r = await this.readers.scaleRoles(sc.ref, byRole);
+        if (r === 'written') result.scaleWrites++;
+        this.metrics.patches.inc({ kind: 'scale-roles', result: r === 'written' ? 'ok' : 'skipped' });
+      } catch (err) {
+        this.metrics.patches.inc({ kind: 'scale-roles', result: 'error' });
+        result.errors.push(`scale ${sc.service}: ${(err as Error).message}`);
+      }
+    }
+
+    // 4. The plan for the adapter, then Events for what changed.
     if (this.elector.isLeader()) {
       const cm = this.o.planConfigMap ?? 'baton-plan';
       const doc = planDocument(plan, new Date());

@@ -4,6 +4,7 @@
 // both LeaderWorkerSets on Baton's metrics; `baton engine` (S1 affinity, pools read through /scale) plans every group
 // and P/D pair under one leaf switch and labels leader and slot nodes; the stock scheduler follows the labels. Decode
 // workers load weights slowly, so a group whose worker is not Ready counts as not ready. Scale-in removes whole groups.
+// A DisaggregatedSet service (`scaler: engine`) is scaled by the engine itself: both roles in one write.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,7 +89,7 @@ const ENGINE_CONFIG = {
 
 interface Pod { metadata: { name: string; labels: Record<string, string>; deletionTimestamp?: string }; spec: { nodeName?: string }; status: { conditions?: { type: string; status: string }[] } }
 
-describe('e2e: LeaderWorkerSet pools (groups of 2 pods) scale at the ratio through stock HPAs; groups and P/D pairs stay under one switch (real LWS v0.9.0)', function () {
+describe('e2e: LeaderWorkerSet pools (groups of 2 pods) scale at the ratio through stock HPAs; groups and P/D pairs stay under one switch; a DisaggregatedSet scaled by the engine in single writes (real LWS v0.9.0)', function () {
   this.timeout(300_000);
   let cluster: Cluster | undefined;
   let gateway: Gateway | undefined;
@@ -227,6 +228,77 @@ describe('e2e: LeaderWorkerSet pools (groups of 2 pods) scale at the ratio throu
     const nodes = await cluster!.api.get<{ items: { metadata: { name: string; labels: Record<string, string> } }[] }>('/api/v1/nodes');
     const leads = nodes.items.filter((n) => Number(n.metadata.labels[leadLabelKey(SERVICE, DECODE.name)] ?? 0) > 0).map((n) => s1Of.get(n.metadata.name)).sort();
     assert.deepEqual(leads, ['a1', 'a2', 'b1'], 'one decode leader slot per S1');
+  });
+
+  it('a DisaggregatedSet service: the engine scales both roles in one write each (advisory writes nothing)', async () => {
+    const DS_NS = 'ds';
+    const DS = 'chat';
+    const role = (name: string, p: PoolSpec) => ({
+      name,
+      spec: {
+        replicas: 1,
+        leaderWorkerTemplate: {
+          size: 1,
+          workerTemplate: {
+            spec: {
+              affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'baton.io/gpu-type', operator: 'In', values: [p.gpuType] }, { key: slotLabelKey(DS, p.name), operator: 'Gt', values: ['0'] }] }] } } },
+              containers: [{ name: 'engine', image: 'vllm/vllm-openai:fake', resources: { limits: { 'nvidia.com/gpu': '8' } } }],
+            },
+          },
+        },
+      },
+    });
+    await cluster!.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: DS_NS } }]);
+    await waitFor(`service account ${DS_NS}/default`, 30_000, async () => ((await cluster!.api.request('GET', `/api/v1/namespaces/${DS_NS}/serviceaccounts/default`)).status === 200 ? true : undefined));
+    await cluster!.apply([{ apiVersion: 'disaggregatedset.x-k8s.io/v1', kind: 'DisaggregatedSet', metadata: { name: DS, namespace: DS_NS }, spec: { roles: [role('prefill', PREFILL), role('decode', DECODE)] } }]);
+    const path = `/apis/disaggregatedset.x-k8s.io/v1/namespaces/${DS_NS}/disaggregatedsets/${DS}`;
+    const read = async () => {
+      const o = await cluster!.api.get<{ metadata: { generation: number }; spec: { roles: { name: string; spec: { replicas?: number } }[] } }>(path);
+      return { generation: o.metadata.generation, replicas: Object.fromEntries(o.spec.roles.map((r) => [r.name, r.spec.replicas ?? 0])) };
+    };
+    const config = parseEngineConfig({
+      namespace: DS_NS,
+      services: [{
+        service: DS, scaler: 'engine', ratio: { prefill: 1, decode: 1 },
+        pools: POOLS.map((p) => ({ name: p.name, role: p.role, gpuType: p.gpuType, gpusPerReplica: 8, maxReplicas: 6, target: { apiVersion: 'disaggregatedset.x-k8s.io/v1', kind: 'DisaggregatedSet', name: DS, namespace: DS_NS, role: p.role } })),
+      }],
+    }, 'ds-engine.json');
+    let units = { prefill: 3, decode: 3 };
+    const demand = () => [{ service: DS, units }];
+    const common = { config, kubeconfig: cluster!.kubeconfig, demand, leaseDurationS: 10, log: () => undefined };
+    const advisory = new Engine({ ...common, advisory: true, identity: 'e2e-ds-advisory' });
+    const scaler = new Engine({ ...common, identity: 'e2e-ds' });
+    try {
+      const before = await read();
+      assert.deepEqual(before.replicas, { prefill: 1, decode: 1 });
+      const a = await advisory.cycleOnce();
+      assert.equal(a.scaleWrites, 0);
+      assert.deepEqual(await read(), before, 'advisory: nothing written');
+
+      const up = await scaler.cycleOnce();
+      assert.deepEqual(up.errors, []);
+      assert.equal(up.scaleWrites, 1);
+      const afterUp = await read();
+      assert.deepEqual(afterUp.replicas, { prefill: 3, decode: 3 }, 'both roles moved');
+      assert.equal(afterUp.generation, before.generation + 1, 'in one write');
+      await waitFor('the DisaggregatedSet\'s roles run 3 Ready replicas each, counted by the engine through the role selectors', 90_000, async () => {
+        const c = await scaler.cycleOnce();
+        const ready = c.ready.get(DS) ?? {};
+        if (ready[PREFILL.name] === 3 && ready[DECODE.name] === 3) return c;
+        throw new Error(`engine ready ${JSON.stringify(ready)}, errors ${c.errors.join('; ')}`);
+      }, 1000, () => cluster!.processes.assertAlive());
+      assert.equal((await read()).generation, afterUp.generation, 'steady: no further writes');
+
+      units = { prefill: 1, decode: 1 };
+      const down = await scaler.cycleOnce();
+      assert.equal(down.scaleWrites, 1);
+      const afterDown = await read();
+      assert.deepEqual(afterDown.replicas, { prefill: 1, decode: 1 });
+      assert.equal(afterDown.generation, afterUp.generation + 1, 'scale-in in one write too');
+    } finally {
+      await scaler.stop();
+      await advisory.stop();
+    }
   });
 
   it('scales in by whole groups; what stays is whole and paired', async () => {

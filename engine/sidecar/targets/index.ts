@@ -1,14 +1,22 @@
 // The seam for workload kinds: a kind with its own reader is listed here (one file each); every other kind is read
 // through its scale subresource.
 import type * as k8s from '@kubernetes/client-node';
+import { DisaggregatedSetTarget, DS_GROUP } from './disaggregatedset.js';
 import { ScaleSubresource } from './scale.js';
 import type { TargetKind, TargetReading, TargetRef } from './types.js';
 
 export type { TargetKind, TargetReading, TargetRef } from './types.js';
 export { refText } from './types.js';
 
-/** Kinds read some other way than `/scale`, keyed by `group/Kind` (none yet). */
-const SPECIAL: Record<string, (kc: k8s.KubeConfig) => TargetKind> = {};
+/** Kinds read some other way than `/scale`, keyed by `group/Kind`. */
+const SPECIAL: Record<string, (kc: k8s.KubeConfig) => TargetKind> = {
+  [`${DS_GROUP}/DisaggregatedSet`]: (kc) => new DisaggregatedSetTarget(kc),
+};
+
+/** Whether a kind can be scaled by the engine itself, several roles in one write. */
+export function scalesRoles(ref: TargetRef): boolean {
+  return `${ref.apiVersion.split('/')[0]}/${ref.kind}` === `${DS_GROUP}/DisaggregatedSet`;
+}
 
 export class TargetReaders {
   private readonly byKind = new Map<string, TargetKind>();
@@ -16,14 +24,22 @@ export class TargetReaders {
 
   constructor(private readonly kc: k8s.KubeConfig) {}
 
-  read(ref: TargetRef): Promise<TargetReading> {
+  private kind(ref: TargetRef): TargetKind {
     const key = `${ref.apiVersion.split('/')[0]}/${ref.kind}`;
     const make = SPECIAL[key];
-    if (make) {
-      let k = this.byKind.get(key);
-      if (!k) this.byKind.set(key, (k = make(this.kc)));
-      return k.read(ref);
-    }
-    return (this.scale ??= new ScaleSubresource(this.kc)).read(ref);
+    if (!make) return (this.scale ??= new ScaleSubresource(this.kc));
+    let k = this.byKind.get(key);
+    if (!k) this.byKind.set(key, (k = make(this.kc)));
+    return k;
+  }
+
+  read(ref: TargetRef): Promise<TargetReading> {
+    return this.kind(ref).read(ref);
+  }
+
+  scaleRoles(ref: TargetRef, replicas: Readonly<Record<string, number>>): Promise<'written' | 'unchanged'> {
+    const k = this.kind(ref);
+    if (!k.scaleRoles) throw new Error(`${ref.kind}: the engine does not scale this kind (its HPA does)`);
+    return k.scaleRoles(ref, replicas);
   }
 }

@@ -8,6 +8,8 @@ export interface TargetRef {
   kind: string;
   name: string;
   namespace: string;
+  /** For a workload of several roles (a DisaggregatedSet): the role this pool is. */
+  role?: string;
 }
 
 /** What the engine needs from a target: how many replicas it is asked for, and which pods are its replicas. */
@@ -18,11 +20,13 @@ export interface TargetReading {
   selector: string;
 }
 
-/** How one kind of target is read. */
+/** How one kind of target is read, and, for a kind that holds several roles, scaled in one write. */
 export interface TargetKind {
   read(ref: TargetRef): Promise<TargetReading>;
+  /** Sets the replicas of several roles of one object together (role name → replicas). */
+  scaleRoles?(ref: TargetRef, replicas: Readonly<Record<string, number>>): Promise<'written' | 'unchanged'>;
 }
 
 export function refText(ref: TargetRef): string {
-  return `${ref.apiVersion} ${ref.kind} ${ref.namespace}/${ref.name}`;
+  return `${ref.apiVersion} ${ref.kind} ${ref.namespace}/${ref.name}${ref.role ? ` role ${ref.role}` : ''}`;
 }

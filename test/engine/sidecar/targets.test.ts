@@ -8,6 +8,7 @@ import { IDENTITY_PRESETS } from '../../../engine/placement/identity.js';
 import { DEFAULT_TOPOLOGY_KEYS } from '../../../engine/placement/types.js';
 import { parseEngineConfig } from '../../../engine/sidecar/config.js';
 import { attribution, podInfo, readyByPool, toSnapshot, withTargetGroups, type PodAttribution } from '../../../engine/sidecar/convert.js';
+import { rolesPatch } from '../../../engine/sidecar/targets/disaggregatedset.js';
 import { readingOf, splitApiVersion } from '../../../engine/sidecar/targets/scale.js';
 
 const GROUP = 'leaderworkerset.sigs.k8s.io/group-key';
@@ -86,5 +87,43 @@ describe('engine targets: pools counted through /scale selectors', () => {
     assert.throws(() => parseEngineConfig(cfg({ apiVersion: 'v1', kind: 'ReplicationController', name: 'x', namespace: 'llm' }), 'e.yaml'), /pools\[0\]\.target\.apiVersion: expected group\/version/);
     assert.throws(() => parseEngineConfig(cfg({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'x', namespace: 'llm', replicas: 2 }), 'e.yaml'), /pools\[0\]\.target\.replicas: unknown field/);
     assert.deepEqual(parseEngineConfig({ services: SERVICES }).targets, []);
+  });
+});
+
+describe('engine targets: a DisaggregatedSet\'s roles scaled in one write', () => {
+  const ds = (prefill?: number, decode?: number, extra?: number) => ({
+    metadata: { resourceVersion: '42' },
+    spec: { roles: [{ name: 'prefill', spec: prefill === undefined ? {} : { replicas: prefill } }, { name: 'decode', spec: { replicas: decode } }, ...(extra === undefined ? [] : [{ name: 'router', spec: { replicas: extra } }])] },
+  });
+
+  it('one JSON Patch moves every role, guarded by resourceVersion and each role\'s name at its index', () => {
+    assert.deepEqual(rolesPatch(ds(1, 1), { prefill: 3, decode: 2 }, 'ds'), [
+      { op: 'test', path: '/metadata/resourceVersion', value: '42' },
+      { op: 'test', path: '/spec/roles/0/name', value: 'prefill' }, { op: 'add', path: '/spec/roles/0/spec/replicas', value: 3 },
+      { op: 'test', path: '/spec/roles/1/name', value: 'decode' }, { op: 'add', path: '/spec/roles/1/spec/replicas', value: 2 },
+    ]);
+    assert.deepEqual(rolesPatch(ds(3, 2), { prefill: 3, decode: 2 }, 'ds'), [], 'nothing to write');
+    assert.deepEqual(rolesPatch(ds(undefined, 0), { prefill: 0, decode: 0 }, 'ds'), [], 'an unset count is 0');
+  });
+
+  it('refuses a write the object would refuse (zero and non-zero roles mixed, counting roles Baton does not scale) and a missing role', () => {
+    assert.throws(() => rolesPatch(ds(1, 1), { prefill: 0, decode: 2 }, 'llm/chat'), /llm\/chat: prefill=0, decode=2 would mix zero and non-zero roles.*holding/);
+    assert.throws(() => rolesPatch(ds(1, 1, 2), { prefill: 0, decode: 0 }, 'ds'), /router=2 would mix/);
+    assert.throws(() => rolesPatch(ds(1, 1), { prefil: 2 }, 'ds'), /no role "prefil" \(roles: prefill, decode\)/);
+  });
+
+  it('scaler: engine needs every pool to be a role of one DisaggregatedSet; a role is named only for that kind', () => {
+    const target = (role: string, name = 'chat') => ({ apiVersion: 'disaggregatedset.x-k8s.io/v1', kind: 'DisaggregatedSet', name, namespace: 'llm', role });
+    const cfg = (scaler: string, t0: unknown, t1: unknown) => ({ services: [{ ...SERVICES[0], scaler, pools: [{ ...SERVICES[0]!.pools[0], target: t0 }, { ...SERVICES[0]!.pools[1], target: t1 }] }] });
+    const ok = parseEngineConfig(cfg('engine', target('prefill'), target('decode')), 'e.yaml');
+    assert.deepEqual(ok.scalers, [{ service: 'chat', ref: { apiVersion: 'disaggregatedset.x-k8s.io/v1', kind: 'DisaggregatedSet', name: 'chat', namespace: 'llm' }, roles: { p: 'prefill', d: 'decode' } }]);
+    assert.equal(ok.targets[0]!.ref.role, 'prefill');
+    assert.deepEqual(parseEngineConfig(cfg('hpa', target('prefill'), target('decode'))).scalers, [], 'hpa (the default) leaves scaling to the HPAs');
+    assert.throws(() => parseEngineConfig(cfg('engine', target('prefill'), target('decode', 'other')), 'e.yaml'), /pools\[1\]\.target: every pool must target the same DisaggregatedSet \(llm\/chat\)/);
+    assert.throws(() => parseEngineConfig(cfg('engine', target('prefill'), target('prefill')), 'e.yaml'), /pools\[1\]\.target\.role: role "prefill" is already another pool's/);
+    assert.throws(() => parseEngineConfig(cfg('engine', target('prefill'), { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'x', namespace: 'llm' }), 'e.yaml'), /pools\[1\]\.target: scaler: engine needs every pool to target a role of a DisaggregatedSet/);
+    assert.throws(() => parseEngineConfig(cfg('engine', target('prefill'), { ...target('decode'), role: undefined }), 'e.yaml'), /pools\[1\]\.target\.role: expected a non-empty string/);
+    assert.throws(() => parseEngineConfig(cfg('hpa', { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'x', namespace: 'llm', role: 'p' }, undefined), 'e.yaml'), /pools\[0\]\.target\.role: only a DisaggregatedSet target names a role/);
+    assert.throws(() => parseEngineConfig(cfg('sometimes', target('prefill'), target('decode')), 'e.yaml'), /services\[0\]\.scaler: expected hpa .* or engine/);
   });
 });
