@@ -8,6 +8,8 @@ export const DEFAULT_POOL_LABEL = 'pool';
 export const DEFAULT_WINDOW = '1m';
 /** Idle time before a scale-to-zero service goes to zero (KEDA's ScaledObject cooldownPeriod default is 300 s too). */
 export const DEFAULT_IDLE_S = 300;
+/** Drain-aware scale-in: the longest a lower count waits for the replicas it removes to finish their requests. */
+export const DEFAULT_DRAIN_WAIT_S = 120;
 export const DEFAULT_STABILITY: Readonly<StabilityConfig> = Object.freeze({
   scaleUpCooldownS: 30,
   scaleDownCooldownS: 300,

@@ -11,6 +11,7 @@ import type { Batch } from './batch/plan.js';
 import { BatchedQueries, type RoundResults, type SettledAnswer } from './batch/queries.js';
 import { cohortKey, delayToPhase, phaseOffsetMs } from './batch/schedule.js';
 import { SharedQueries } from './dedupe.js';
+import { drainGate, readDrain } from './drain.js';
 import { rulesMetrics, type RulesMetrics, type ServiceSeries } from './metrics.js';
 import { PrometheusError, type InstantQuery, type QueryResult } from './prometheus.js';
 import { decidesWithoutSignal, guardReadingOf, readPerPool, readSingle, type ProblemKind, type Reading } from './results.js';
@@ -76,6 +77,8 @@ export interface ServiceState {
   queries: QueryTrace[];
   /** The memory this service was restored from (before a restart); stands in until the first decision. */
   restored?: ServiceMemory;
+  /** Drain-aware scale-in: when the scale-in being held began waiting for its replicas to finish. */
+  drainSinceMs?: number;
   /** Evaluations by result and the policy core's reasons by code, since start: exported at scrape time (metrics.ts). */
   counts: { evaluations: Record<string, number>; reasons: Record<string, number> };
 }
@@ -477,7 +480,7 @@ export class Evaluator {
     // Scale to zero: the core decides without decode TPS (asleep, waking, or holding a level whose pods have not
     // reported yet) while the wake query answers. Wake is the last family.
     let wake: GuardReading | undefined;
-    if (rule.wake) wake = guardReadingOf(this.reading(rule, traces[families.length - 1]!, readSingle));
+    if (rule.wake) wake = guardReadingOf(this.reading(rule, traces[families.findIndex((f) => f.name === 'wake')]!, readSingle));
     if (!signal.ok && !signalNotNeeded && !decidesWithoutSignal(rule.wake !== undefined, wake)) {
       st.policy = noteSignalMissing(st.policy, nowS);
       return this.hold(st, `decode TPS unusable: ${signal.problem}`);
@@ -487,6 +490,7 @@ export class Evaluator {
     for (const g of cfg.guards) guards[g.name] = readings[g.name]!;
     const observation: ServiceObservation = { now: nowS, decodeTps: values.decodeTps, guards, replicas };
     if (rule.wake) observation.wake = wake;
+    const policyBefore = st.policy;
     const decision = decide(cfg, observation, st.policy);
     st.policy = decision.state;
     let published = publish(rule, decision);
@@ -500,11 +504,24 @@ export class Evaluator {
     } catch (e) {
       this.log(`${rule.name}: after-decision hook failed, publishing the decision's own split: ${(e as Error).message}`);
     }
+    if (rule.drain) {
+      const trace = traces[families.findIndex((f) => f.name === 'drain')]!;
+      const reading = readDrain(rule, trace.raw, trace.error);
+      if (!reading.ok && trace.raw) trace.error = reading.problem;
+      const previous = st.lastGood ? Object.fromEntries(st.lastGood.values.map((v) => [v.pool, v.value])) : st.restored?.published;
+      const gate = drainGate(rule, previous, published, reading, st.drainSinceMs, nowMs);
+      published = gate.values;
+      if (gate.reasons.length) extraReasons = [...(extraReasons ?? []), ...gate.reasons];
+      if (gate.waitingSinceMs === undefined) delete st.drainSinceMs;
+      else st.drainSinceMs = gate.waitingSinceMs;
+      // A held scale-in did not happen: the policy state stays where it was, so no cooldown or damping starts from it.
+      if (gate.held) st.policy = policyBefore;
+    }
     const good: GoodValue = { decision, atMs: nowMs, values: published };
     if (extraReasons?.length) good.extraReasons = extraReasons;
     if (rule.windowS !== undefined) good.windowS = rule.windowS;
     delete st.lastProblem;
-    this.onDecision?.(rule.name, memoryOf(decision.state, published, nowMs));
+    this.onDecision?.(rule.name, memoryOf(st.policy, published, nowMs));
     count(st.counts.evaluations, 'ok');
     for (const r of decision.reasons) count(st.counts.reasons, r.code);
     if (this.deferPublish) {

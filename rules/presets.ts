@@ -40,12 +40,15 @@ interface EngineMetrics {
    * read where the gauge has no series (vLLM before `_by_reason`).
    */
   waiting: { gauge: string; matchers?: string[]; fallback?: string };
+  /** Requests running on one engine pod, for drain-aware scale-in (engine presets only: a router does not see pods). */
+  running?: string;
 }
 
 export const ENGINE_METRICS: Readonly<Record<EngineName, EngineMetrics>> = {
   vllm: {
     source: 'engine',
     waiting: { gauge: 'vllm:num_requests_waiting_by_reason', matchers: ['reason="capacity"'], fallback: 'vllm:num_requests_waiting' },
+    running: 'vllm:num_requests_running',
     generationTokens: 'vllm:generation_tokens_total',
     interToken: 'vllm:inter_token_latency_seconds',
     timeToFirstToken: 'vllm:time_to_first_token_seconds',
@@ -54,6 +57,7 @@ export const ENGINE_METRICS: Readonly<Record<EngineName, EngineMetrics>> = {
   'vllm-v0': {
     source: 'engine',
     waiting: { gauge: 'vllm:num_requests_waiting' },
+    running: 'vllm:num_requests_running',
     generationTokens: 'vllm:generation_tokens_total',
     interToken: 'vllm:time_per_output_token_seconds',
     timeToFirstToken: 'vllm:time_to_first_token_seconds',
@@ -61,6 +65,7 @@ export const ENGINE_METRICS: Readonly<Record<EngineName, EngineMetrics>> = {
   sglang: {
     source: 'engine',
     waiting: { gauge: 'sglang:num_queue_reqs' },
+    running: 'sglang:num_running_reqs',
     spellings: { prefix: 'sglang:', other: 'sglang_' },
     generationTokens: 'sglang:generation_tokens_total',
     interToken: 'sglang:inter_token_latency_seconds',
@@ -69,6 +74,7 @@ export const ENGINE_METRICS: Readonly<Record<EngineName, EngineMetrics>> = {
   trtllm: {
     source: 'engine',
     waiting: { gauge: 'trtllm_num_requests_waiting' },
+    running: 'trtllm_num_requests_running',
     spellings: { prefix: 'trtllm_', other: 'trtllm:' },
     generationTokens: 'trtllm_generation_tokens_total',
     interToken: 'trtllm_time_per_output_token_seconds',
@@ -232,4 +238,14 @@ export function presetGuardPromql(ctx: PresetContext, guardName: string): string
   }
   const buckets = series(ctx.engine, `${histogram}_bucket`, ctx.match, isTtft ? [] : [decodePools(ctx)]);
   return `histogram_quantile(${q}, sum by (le) (rate(${buckets}[${ctx.window}])))`;
+}
+
+/**
+ * Requests running per pod for drain-aware scale-in, keyed by pool and replica index (the labels the PodMonitor gives
+ * engine series), or undefined for router presets, which see no pods.
+ */
+export function presetDrainPromql(ctx: PresetContext, indexLabel: string): string | undefined {
+  const running = ENGINE_METRICS[ctx.engine].running;
+  if (!running) return undefined;
+  return `sum by (${ctx.poolLabel}, ${indexLabel}) (${series(ctx.engine, running, ctx.match)})`;
 }

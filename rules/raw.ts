@@ -43,6 +43,8 @@ export interface RawService {
   replicas?: RawQuery;
   /** Scale to and from zero: the wake signal (demand that exists without pods) and the idle window. */
   wake?: { promql?: string; above?: number; idleSeconds?: number };
+  /** Drain-aware scale-in: requests running per pod, and how long a scale-in may wait for the pods that go. */
+  drain?: { promql?: string; by?: string; indexLabel?: string; maxWaitSeconds?: number };
   metric?: { name?: string; labels?: Record<string, string> };
   maxStalenessSeconds?: number;
   queryIntervalSeconds?: number;

@@ -2,11 +2,12 @@
 // PromQL parsed. Errors carry the file position of the offending field.
 import { parseTimeOfDay } from '../engine/core/periodic.js';
 import {
-  DEFAULT_IDLE_S, DEFAULT_MAX_STALENESS_S, DEFAULT_METRIC_NAME, DEFAULT_POOL_LABEL, DEFAULT_QUERY_INTERVAL_S, DEFAULT_STABILITY, DEFAULT_WINDOW,
+  DEFAULT_DRAIN_WAIT_S, DEFAULT_IDLE_S, DEFAULT_MAX_STALENESS_S, DEFAULT_METRIC_NAME, DEFAULT_POOL_LABEL, DEFAULT_QUERY_INTERVAL_S, DEFAULT_STABILITY, DEFAULT_WINDOW,
   RESERVED_LABELS,
 } from './defaults.js';
 import { type PathKey, PositionFinder, pathText } from './positions.js';
-import { isPresetGuardName, presetDecodeTps, presetGuardPromql, presetWakePromql, type PresetContext } from './presets.js';
+import { REPLICA_INDEX_LABEL } from '../engine/placement/identity.js';
+import { isPresetGuardName, presetDecodeTps, presetDrainPromql, presetGuardPromql, presetWakePromql, type PresetContext } from './presets.js';
 import { parseDuration, promqlSyntaxError, widestRangeSeconds } from './promql.js';
 import { promqlTypeError } from './promql-types.js';
 import type { RawQuery, RawService } from './raw.js';
@@ -51,6 +52,7 @@ export function resolveService(raw: RawService, index: number, sink: ErrorSink):
   if (replicas && replicas.by === undefined) sink.at(p('replicas'), 'the replicas query must be keyed by the pool label: write {promql: ..., by: <label>}');
 
   const wake = resolveWake(raw, pools, p, preset, sink);
+  const drain = resolveDrain(raw, p, preset, sink);
 
   const metricLabels = raw.metric?.labels ?? {};
   for (const k of RESERVED_LABELS) if (k in metricLabels) sink.at(p('metric', 'labels', k), `label "${k}" is set by Baton and cannot be overridden`);
@@ -95,6 +97,7 @@ export function resolveService(raw: RawService, index: number, sink: ErrorSink):
   if (periodic) rule.periodic = { ...periodic, entries: periodic.entries.map((e) => ({ ...e })) };
   if (replicas) rule.replicas = replicas;
   if (wake) rule.wake = wake;
+  if (drain) rule.drain = drain;
   if (windowS !== undefined) rule.windowS = windowS;
   return rule;
 }
@@ -197,6 +200,30 @@ function resolveWake(raw: RawService, pools: RulePool[], p: (...k: PathKey[]) =>
     checkPromql(promql, p('wake', 'promql'), sink);
   }
   return { query: { promql }, above: w.above ?? 0, idleS: w.idleSeconds ?? DEFAULT_IDLE_S };
+}
+
+/**
+ * Drain-aware scale-in. With an engine preset the query is the engine's running-requests gauge by pool and replica index
+ * (the PodMonitor's `replica_index`); otherwise it is written, and must keep the pool label and the index label.
+ */
+function resolveDrain(raw: RawService, p: (...k: PathKey[]) => PathKey[], preset: PresetContext | undefined, sink: ErrorSink): ServiceRule['drain'] {
+  const d = raw.drain;
+  if (!d) return undefined;
+  const indexLabel = d.indexLabel ?? REPLICA_INDEX_LABEL;
+  const by = d.by ?? preset?.poolLabel ?? 'pool';
+  let promql = d.promql;
+  if (promql === undefined) {
+    promql = preset ? presetDrainPromql(preset, indexLabel) : undefined;
+    if (promql === undefined) {
+      sink.at(p('drain'), preset
+        ? `"drain" needs "promql": the ${preset.engine} preset reads a router, which does not see the pods; give requests running per pod, by ${by} and ${indexLabel}`
+        : `"drain" needs "promql": requests running per pod, by the pool label (${by}) and the replica index (${indexLabel})`);
+      return undefined;
+    }
+  } else {
+    checkPromql(promql, p('drain', 'promql'), sink);
+  }
+  return { query: { promql, by }, indexLabel, maxWaitS: d.maxWaitSeconds ?? DEFAULT_DRAIN_WAIT_S };
 }
 
 function querySpec(raw: RawQuery, path: PathKey[], sink: ErrorSink): QuerySpec {

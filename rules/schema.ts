@@ -131,6 +131,16 @@ const service = {
         idleSeconds: positive,
       },
     },
+    drain: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        promql: { type: 'string', minLength: 1 },
+        by: labelName,
+        indexLabel: labelName,
+        maxWaitSeconds: nonNegative,
+      },
+    },
     metric: {
       type: 'object',
       additionalProperties: false,

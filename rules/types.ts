@@ -56,6 +56,12 @@ export interface ServiceRule {
    * value it fires above, and the idle window before zero.
    */
   wake?: { query: QuerySpec; above: number; idleS: number };
+  /**
+   * Drain-aware scale-in: requests running per pod (keyed by the pool label `query.by` and the replica index
+   * `indexLabel`); a lower count is published only once the replicas it removes (index ≥ the new count) run none, or
+   * after `maxWaitS`.
+   */
+  drain?: { query: QuerySpec & { by: string }; indexLabel: string; maxWaitS: number };
   /** Optional PromQL for the pools' current replicas (keyed by the pool label); otherwise the replica source decides. */
   replicas?: QuerySpec;
   metric: { name: string; labels: Record<string, string> };
@@ -94,7 +100,7 @@ export interface RuleError {
 }
 
 export interface QueryFamily {
-  /** decodeTps, guard:<name>, replicas or wake. */
+  /** decodeTps, guard:<name>, replicas, wake or drain. */
   name: string;
   spec: QuerySpec;
 }
@@ -102,7 +108,7 @@ export interface QueryFamily {
 // Derived once per rule object: rules are immutable once loaded, and a reload makes new objects.
 const familiesByRule = new WeakMap<ServiceRule, readonly QueryFamily[]>();
 
-/** A rule's queries in a fixed order: decodeTps, one per guard (`guard:<name>`), replicas and wake when the rule has them. */
+/** A rule's queries in a fixed order: decodeTps, one per guard (`guard:<name>`), then replicas, wake and drain when the rule has them. */
 export function queryFamiliesOf(rule: ServiceRule): readonly QueryFamily[] {
   let out = familiesByRule.get(rule);
   if (!out) {
@@ -110,6 +116,7 @@ export function queryFamiliesOf(rule: ServiceRule): readonly QueryFamily[] {
     for (const g of rule.guards) list.push({ name: `guard:${g.name}`, spec: g.query });
     if (rule.replicas) list.push({ name: 'replicas', spec: rule.replicas });
     if (rule.wake) list.push({ name: 'wake', spec: rule.wake.query });
+    if (rule.drain) list.push({ name: 'drain', spec: rule.drain.query });
     familiesByRule.set(rule, (out = list));
   }
   return out;

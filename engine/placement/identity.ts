@@ -190,8 +190,17 @@ export function relabelingsFor(id: IdentityLabels): Relabeling[] {
     { sourceLabels: [sdLabel(id.role)], regex: alt(values.prefill), targetLabel: 'role', replacement: 'prefill' },
     { sourceLabels: [sdLabel(id.role)], regex: alt(values.decode), targetLabel: 'role', replacement: 'decode' },
     id.pool ? { sourceLabels: [sdLabel(id.pool)], targetLabel: 'pool' } : { sourceLabels: ['role'], targetLabel: 'pool' },
+    // Which replica a pod is, where its controller removes replicas by index (drain-aware scale-in): a StatefulSet's
+    // ordinal, overridden by a LeaderWorkerSet's group index (its workers' own ordinals are the index within the group).
+    ...REPLICA_INDEX_SOURCES.map((key) => ({ sourceLabels: [sdLabel(key)], regex: '(.+)', targetLabel: REPLICA_INDEX_LABEL })),
   ];
 }
+
+/** The series label that carries a pod's replica index (what drain-aware scale-in reads). */
+export const REPLICA_INDEX_LABEL = 'replica_index';
+
+/** Pod labels holding a replica's index, later ones winning: StatefulSet ordinal, LeaderWorkerSet group index. */
+export const REPLICA_INDEX_SOURCES = ['apps.kubernetes.io/pod-index', 'leaderworkerset.sigs.k8s.io/group-index'] as const;
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

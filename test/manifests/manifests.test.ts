@@ -398,6 +398,29 @@ describe('manifests (kubectl kustomize, offline)', function () {
     }
   });
 
+  it('scale-targets example: HPAs aim at the StatefulSet and the LeaderWorkerSet the engine config targets; engine pods drain in preStop', () => {
+    const objs = get('example-scale-targets');
+    const engine = engineTargets();
+    for (const t of engine) {
+      const hpa = objs.find((o) => o.kind === 'HorizontalPodAutoscaler' && (o.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name === t.ref.name);
+      assert.ok(hpa, `no HPA scales ${t.ref.kind} ${t.ref.name}`);
+      assert.deepEqual((hpa.spec as { scaleTargetRef: object }).scaleTargetRef, { apiVersion: t.ref.apiVersion, kind: t.ref.kind, name: t.ref.name });
+      assert.ok(objs.some((o) => o.kind === t.ref.kind && o.metadata.name === t.ref.name && o.metadata.namespace === t.ref.namespace), `no ${t.ref.kind} ${t.ref.name}`);
+    }
+    type Pod = { terminationGracePeriodSeconds?: number; containers: { lifecycle?: { preStop?: { exec?: { command: string[] } } } }[] };
+    const sts = find(objs, 'StatefulSet', 'big-prefill-h100', 'llm');
+    const lws = find(objs, 'LeaderWorkerSet', 'big-decode-h200', 'llm');
+    const serving: [string, Pod, RegExp][] = [
+      ['StatefulSet (vLLM)', (sts.spec as { template: { spec: Pod } }).template.spec, /vllm:num_requests_running/],
+      ['LeaderWorkerSet leader (SGLang)', (lws.spec as { leaderWorkerTemplate: { leaderTemplate: { spec: Pod } } }).leaderWorkerTemplate.leaderTemplate.spec, /sglang\[:_\]num_running_reqs/],
+    ];
+    for (const [what, pod, gauge] of serving) {
+      assert.ok((pod.terminationGracePeriodSeconds ?? 30) >= 300, `${what}: a grace period long enough to finish requests`);
+      const cmd = pod.containers[0]!.lifecycle?.preStop?.exec?.command.join(' ') ?? '';
+      assert.match(cmd, gauge, `${what}: preStop waits for running requests to reach 0`);
+    }
+  });
+
   it('monitoring: PodMonitor maps pod labels to service/role/pool; ServiceMonitor scrapes the metrics port; dashboards ConfigMap for the sidecar', () => {
     const objs = get('monitoring');
     const pm = find(objs, 'PodMonitor', 'baton-engines');
@@ -408,6 +431,8 @@ describe('manifests (kubectl kustomize, offline)', function () {
       ['__meta_kubernetes_pod_label_baton_io_role', 'role'],
       ['__meta_kubernetes_pod_label_baton_io_role', 'role'],
       ['__meta_kubernetes_pod_label_baton_io_pool', 'pool'],
+      ['__meta_kubernetes_pod_label_apps_kubernetes_io_pod_index', 'replica_index'],
+      ['__meta_kubernetes_pod_label_leaderworkerset_sigs_k8s_io_group_index', 'replica_index'],
     ]);
     const sm = find(objs, 'ServiceMonitor', 'baton', 'baton-system');
     const svcPorts = (find(get('base'), 'Service', 'baton').spec as { ports: { name: string }[] }).ports.map((p) => p.name);

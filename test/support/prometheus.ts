@@ -144,3 +144,14 @@ export async function startTsdb(kind: TsdbKind, opts: StartOptions): Promise<Run
   }
   return { kind, url, pid: child.pid!, dataDir: join(dir, 'data'), stop, logTail: () => log };
 }
+
+/** A PodMonitor relabeling (engine/placement/identity.ts) in Prometheus' own scrape-config spelling. */
+export function promRelabel(r: { sourceLabels?: string[]; regex?: string; targetLabel?: string; replacement?: string; action?: string }): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (r.sourceLabels) out.source_labels = r.sourceLabels;
+  if (r.regex !== undefined) out.regex = r.regex;
+  if (r.targetLabel) out.target_label = r.targetLabel;
+  if (r.replacement !== undefined) out.replacement = r.replacement;
+  if (r.action) out.action = r.action;
+  return out;
+}

@@ -11,18 +11,7 @@ import { resolveIdentity, sdLabel, type IdentityLabels, type Relabeling } from '
 import { podMonitorFor } from '../../../engine/sidecar/podmonitor.js';
 import { PrometheusClient } from '../../../rules/prometheus.js';
 import { REPO_ROOT } from '../../e2e/harness/binaries.js';
-import { startTsdb, type RunningTsdb } from '../../support/prometheus.js';
-
-/** A PodMonitor relabeling in Prometheus' own scrape-config spelling. */
-function promRelabel(r: Relabeling): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (r.sourceLabels) out.source_labels = r.sourceLabels;
-  if (r.regex !== undefined) out.regex = r.regex;
-  if (r.targetLabel) out.target_label = r.targetLabel;
-  if (r.replacement !== undefined) out.replacement = r.replacement;
-  if (r.action) out.action = r.action;
-  return out;
-}
+import { promRelabel, startTsdb, type RunningTsdb } from '../../support/prometheus.js';
 
 interface Case {
   name: string;
