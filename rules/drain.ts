@@ -1,23 +1,30 @@
 // Drain-aware scale-in (pure: plain data in, values and reasons out). StatefulSets and LeaderWorkerSets remove their
-// highest-index replicas, and pod-deletion-cost does not steer them; so before a lower count is published, the replicas
-// that count removes (index ≥ the new count) should have finished their requests. The gate holds the service's
+// highest-index replicas (pod-deletion-cost does not steer them), ReplicaSets the pods of lowest deletion cost (Baton's
+// engine marks the ones it wants gone); before a lower count is published, the replicas it removes should have finished
+// their requests. The gate holds the service's
 // scale-in, every pool of the pair together (one decision per pair), until those replicas run nothing, or until the
 // rule's wait is over. The drain reading follows the guards' rule: a value counts, an empty answer is idle (nothing
 // running anywhere), an error holds (a monitoring fault never lowers capacity).
+import { DELETION_COST_LABEL } from '../engine/placement/identity.js';
 import type { QueryResult } from './prometheus.js';
 import type { ExtraReason, PublishedValue } from './evaluator.js';
 import type { ServiceRule } from './types.js';
 
-/** Requests running on one replica index of one pool (a LeaderWorkerSet group sums its pods). */
+/**
+ * Requests running on one replica of one pool: by replica index where the controller removes the highest indexes (a
+ * LeaderWorkerSet group sums its pods), else by pod with its deletion cost (a ReplicaSet removes the lowest first).
+ */
 export interface ReplicaLoad {
   pool: string;
-  index: number;
+  index?: number;
+  pod?: string;
+  cost?: number;
   running: number;
 }
 
 export type DrainReading = { ok: true; replicas: ReplicaLoad[] } | { ok: false; problem: string };
 
-/** The drain query's vector as per-replica loads; series without a pool or a whole-number index are not counted. */
+/** The drain query's vector as per-replica loads; series that name neither an index nor a pod are not counted. */
 export function readDrain(rule: ServiceRule, raw: QueryResult | undefined, error: string | undefined): DrainReading {
   const d = rule.drain!;
   if (!raw) return { ok: false, problem: error ?? 'no result' };
@@ -26,15 +33,37 @@ export function readDrain(rule: ServiceRule, raw: QueryResult | undefined, error
   const sums = new Map<string, ReplicaLoad>();
   for (const s of raw.series) {
     const pool = byValue.get(s.labels[d.query.by] ?? '');
-    const index = Number(s.labels[d.indexLabel]);
-    if (!pool || !Number.isInteger(index) || index < 0) continue;
-    if (!(s.value >= 0) || s.value === Infinity) return { ok: false, problem: `running requests of ${pool} replica ${index} is ${s.value}` };
-    const k = `${pool}\u0000${index}`;
-    const l = sums.get(k) ?? { pool, index, running: 0 };
+    if (!pool) continue;
+    const indexText = s.labels[d.indexLabel];
+    const index = indexText === undefined ? undefined : Number(indexText);
+    const pod = s.labels.pod;
+    if (index !== undefined && !(Number.isInteger(index) && index >= 0)) continue;
+    if (index === undefined && !pod) continue;
+    if (!(s.value >= 0) || s.value === Infinity) return { ok: false, problem: `running requests of ${pool} ${index !== undefined ? `replica ${index}` : pod} is ${s.value}` };
+    const k = index !== undefined ? `${pool}\u0000#${index}` : `${pool}\u0000${pod}`;
+    let l = sums.get(k);
+    if (!l) {
+      l = index !== undefined ? { pool, index, running: 0 } : { pool, pod: pod!, cost: Number(s.labels[DELETION_COST_LABEL] ?? 0) || 0, running: 0 };
+      sums.set(k, l);
+    }
     l.running += s.value;
-    sums.set(k, l);
   }
   return { ok: true, replicas: [...sums.values()] };
+}
+
+/**
+ * The replicas a scale-in from `from` to `to` removes: indexes `to`..`from−1` where the pool's replicas have indexes;
+ * else the `from − to` pods of lowest deletion cost, and every pod tied with the last of them (which of the tied ones
+ * goes is the ReplicaSet's choice, so all of them must be idle).
+ */
+export function leaving(loads: readonly ReplicaLoad[], pool: string, from: number, to: number): ReplicaLoad[] {
+  const mine = loads.filter((r) => r.pool === pool);
+  if (mine.some((r) => r.index !== undefined)) return mine.filter((r) => r.index !== undefined && r.index >= to && r.index < from);
+  const byCost = [...mine].sort((a, b) => a.cost! - b.cost!);
+  const n = from - to;
+  if (n <= 0 || byCost.length === 0) return [];
+  const last = byCost[Math.min(n, byCost.length) - 1]!.cost!;
+  return byCost.filter((r) => r.cost! <= last);
 }
 
 export interface DrainGate {
@@ -63,11 +92,11 @@ export function drainGate(rule: ServiceRule, previous: Readonly<Record<string, n
       reasons: [{ code: 'drain-unknown', detail: { problem: reading.problem }, message: `scale-in held (${scaleIn}): which replicas still run requests is unknown (${reading.problem}); a monitoring fault never lowers capacity` }],
     };
   }
-  const busy = shrinking.flatMap((v) => reading.replicas.filter((r) => r.pool === v.pool && r.index >= v.value && r.index < previous![v.pool]! && r.running > 0));
+  const busy = shrinking.flatMap((v) => leaving(reading.replicas, v.pool, previous![v.pool]!, v.value).filter((r) => r.running > 0));
   const since = waitingSinceMs ?? nowMs;
   const waitedS = Math.round((nowMs - since) / 1000);
   const running = busy.reduce((a, r) => a + r.running, 0);
-  const on = busy.map((r) => `${r.pool}[${r.index}]`).join(', ');
+  const on = busy.map((r) => (r.index !== undefined ? `${r.pool}[${r.index}]` : `${r.pool} pod ${r.pod}`)).join(', ');
   if (!busy.length) {
     const reasons: ExtraReason[] = waitingSinceMs === undefined ? [] : [{ code: 'drained', detail: { waitedS }, message: `scale-in (${scaleIn}) after ${waitedS} s: the replicas it removes run no requests` }];
     return { values: [...next], reasons, held: false };

@@ -2,6 +2,7 @@
 // Metric names from workloads.md §2 and ecosystem-2026.md (vLLM v1/v0, SGLang, TensorRT-LLM trtllm-serve, NVIDIA Dynamo's
 // frontend, the llm-d router's endpoint picker); each is checked against an upstream exposition sample at a pinned
 // version in test/rules/upstream-samples/.
+import { DELETION_COST_LABEL } from '../engine/placement/identity.js';
 import type { QuerySpec } from './types.js';
 
 export const ENGINE_NAMES = ['vllm', 'vllm-v0', 'sglang', 'trtllm', 'dynamo', 'llm-d'] as const;
@@ -247,5 +248,5 @@ export function presetGuardPromql(ctx: PresetContext, guardName: string): string
 export function presetDrainPromql(ctx: PresetContext, indexLabel: string): string | undefined {
   const running = ENGINE_METRICS[ctx.engine].running;
   if (!running) return undefined;
-  return `sum by (${ctx.poolLabel}, ${indexLabel}) (${series(ctx.engine, running, ctx.match)})`;
+  return `sum by (${ctx.poolLabel}, pod, ${indexLabel}, ${DELETION_COST_LABEL}) (${series(ctx.engine, running, ctx.match)})`;
 }

@@ -193,7 +193,21 @@ export function relabelingsFor(id: IdentityLabels): Relabeling[] {
     // Which replica a pod is, where its controller removes replicas by index (drain-aware scale-in): a StatefulSet's
     // ordinal, overridden by a LeaderWorkerSet's group index (its workers' own ordinals are the index within the group).
     ...REPLICA_INDEX_SOURCES.map((key) => ({ sourceLabels: [sdLabel(key)], regex: '(.+)', targetLabel: REPLICA_INDEX_LABEL })),
+    // Where a ReplicaSet chooses by pod-deletion-cost (Deployments; Baton's engine marks the pods it wants gone), the
+    // cost tells which pods a scale-in removes.
+    { sourceLabels: [sdAnnotation(DELETION_COST_ANNOTATION)], regex: '(.+)', targetLabel: DELETION_COST_LABEL },
   ];
+}
+
+/** The pod annotation a ReplicaSet deletes the lowest of first on scale-in. */
+export const DELETION_COST_ANNOTATION = 'controller.kubernetes.io/pod-deletion-cost';
+
+/** The series label that carries a pod's deletion cost. */
+export const DELETION_COST_LABEL = 'deletion_cost';
+
+/** Prometheus' name for a pod annotation in Kubernetes service discovery. */
+export function sdAnnotation(key: string): string {
+  return `__meta_kubernetes_pod_annotation_${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
 }
 
 /** The series label that carries a pod's replica index (what drain-aware scale-in reads). */

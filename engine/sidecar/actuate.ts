@@ -5,7 +5,7 @@
 import { DEFAULT_SLOT_PREFIX, leadLabelKey, parseSlotLabel, slotLabelKey } from '../placement/labels.js';
 import type { ClusterSnapshot, PlacementPlan, ServicePlacementSpec } from '../placement/types.js';
 
-export const DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
+export { DELETION_COST_ANNOTATION as DELETION_COST } from '../placement/identity.js';
 /** Cost on pods the plan wants gone: the ReplicaSet deletes the lowest cost first on an HPA scale-down. */
 export const DRAIN_COST = '-1000';
 

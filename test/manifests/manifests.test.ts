@@ -433,6 +433,7 @@ describe('manifests (kubectl kustomize, offline)', function () {
       ['__meta_kubernetes_pod_label_baton_io_pool', 'pool'],
       ['__meta_kubernetes_pod_label_apps_kubernetes_io_pod_index', 'replica_index'],
       ['__meta_kubernetes_pod_label_leaderworkerset_sigs_k8s_io_group_index', 'replica_index'],
+      ['__meta_kubernetes_pod_annotation_controller_kubernetes_io_pod_deletion_cost', 'deletion_cost'],
     ]);
     const sm = find(objs, 'ServiceMonitor', 'baton', 'baton-system');
     const svcPorts = (find(get('base'), 'Service', 'baton').spec as { ports: { name: string }[] }).ports.map((p) => p.name);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { REPLICA_INDEX_SOURCES, relabelingsFor, IDENTITY_PRESETS, sdLabel } from '../../engine/placement/identity.js';
+import { DELETION_COST_ANNOTATION, IDENTITY_PRESETS, REPLICA_INDEX_SOURCES, relabelingsFor, sdAnnotation, sdLabel } from '../../engine/placement/identity.js';
 import { drainGate, readDrain } from '../../rules/drain.js';
 import { loadRuleText } from '../../rules/load.js';
 import { PrometheusClient } from '../../rules/prometheus.js';
@@ -108,6 +108,20 @@ describe('rules: drain-aware scale-in', () => {
     assert.equal(gate.held, false, 'growth passes');
   });
 
+  it('Deployment pools (no replica index): the pods of lowest deletion cost go, and every pod tied with the last of them waits', () => {
+    const rule = ruleSetOf(drainRules()).services[0]!;
+    const pods = (...xs: [string, number | undefined, number][]) => vector(...xs.map(([pod, cost, n]): [Record<string, string>, number] => [{ pool: 'decode-h100', pod, ...(cost === undefined ? {} : { deletion_cost: String(cost) }) }, n]));
+    const next = [{ metric: 'm', labels: {}, role: 'decode' as const, pool: 'decode-h100', value: 2 }];
+    // The engine marked pod a (-1000): it is the one that goes, and it is idle.
+    const marked = readDrain(rule, pods(['a', -1000, 0], ['b', undefined, 2], ['c', undefined, 1]), undefined);
+    assert.deepEqual(marked, { ok: true, replicas: [{ pool: 'decode-h100', pod: 'a', cost: -1000, running: 0 }, { pool: 'decode-h100', pod: 'b', cost: 0, running: 2 }, { pool: 'decode-h100', pod: 'c', cost: 0, running: 1 }] });
+    assert.equal(drainGate(rule, { 'decode-h100': 3 }, next, marked, undefined, 0).held, false);
+    // Nobody marked: any of the three may go, so all must be idle.
+    const tied = drainGate(rule, { 'decode-h100': 3 }, next, readDrain(rule, pods(['a', undefined, 0], ['b', undefined, 2], ['c', undefined, 0]), undefined), undefined, 0);
+    assert.equal(tied.held, true);
+    assert.match(tied.reasons[0]!.message, /2 requests still running on the replicas it removes \(decode-h100 pod b\)/);
+  });
+
   it('presets build the drain query from the engine\'s running gauge; a router preset or no preset needs promql', () => {
     const base = (engine: string, drain: string) => `services:
   - name: chat
@@ -122,8 +136,8 @@ describe('rules: drain-aware scale-in', () => {
 `;
     const vllm = loadRuleText(base('vllm', '{maxWaitSeconds: 90}'), 'a.yaml');
     assert.deepEqual(vllm.errors, []);
-    assert.deepEqual(vllm.services[0]!.drain, { query: { promql: 'sum by (pool, replica_index) (vllm:num_requests_running{service="chat"})', by: 'pool' }, indexLabel: 'replica_index', maxWaitS: 90 });
-    assert.match(loadRuleText(base('sglang', '{}'), 'a.yaml').services[0]!.drain!.query.promql, /sum by \(pool, replica_index\) \(\{__name__=~"sglang\[:_\]num_running_reqs",service="chat"\}\)/);
+    assert.deepEqual(vllm.services[0]!.drain, { query: { promql: 'sum by (pool, pod, replica_index, deletion_cost) (vllm:num_requests_running{service="chat"})', by: 'pool' }, indexLabel: 'replica_index', maxWaitS: 90 });
+    assert.match(loadRuleText(base('sglang', '{}'), 'a.yaml').services[0]!.drain!.query.promql, /sum by \(pool, pod, replica_index, deletion_cost\) \(\{__name__=~"sglang\[:_\]num_running_reqs",service="chat"\}\)/);
     const router = loadRuleText(base('dynamo', '{}'), 'b.yaml');
     assert.match(router.errors.map((e) => `${e.path}: ${e.message}`).join('\n'), /services\[0\]\.drain: "drain" needs "promql": the dynamo preset reads a router/);
     const none = loadRuleText(chatRules('    drain: {maxWaitSeconds: 10}\n'), 'c.yaml');
@@ -141,21 +155,23 @@ describe('rules: drain-aware scale-in on a real Prometheus (the PodMonitor\'s re
     for (const s of servers) await new Promise((r) => s.close(r));
   });
 
-  it('groups a LeaderWorkerSet\'s pods by group index and a StatefulSet\'s by ordinal', async () => {
+  it('groups a LeaderWorkerSet\'s pods by group index, a StatefulSet\'s by ordinal, a Deployment\'s by pod with its deletion cost', async () => {
     // Pods as Kubernetes SD presents them: LWS decode leader and worker of group 1 (pod-index is the worker's own
-    // ordinal, group-index the group), a StatefulSet prefill pod with ordinal 2.
-    const pods: { labels: Record<string, string>; pool: string; running: number }[] = [
-      { pool: 'd', running: 2, labels: { [REPLICA_INDEX_SOURCES[0]]: '0', [REPLICA_INDEX_SOURCES[1]]: '1' } },
-      { pool: 'd', running: 1, labels: { [REPLICA_INDEX_SOURCES[0]]: '1', [REPLICA_INDEX_SOURCES[1]]: '1' } },
-      { pool: 'p', running: 4, labels: { [REPLICA_INDEX_SOURCES[0]]: '2' } },
+    // ordinal, group-index the group), a StatefulSet prefill pod with ordinal 2, and a Deployment pod the engine marked
+    // for removal (prometheus-operator adds the `pod` label itself; here it is a target label).
+    const pods: { labels: Record<string, string>; target?: Record<string, string>; pool: string; role: string; running: number }[] = [
+      { pool: 'd', role: 'decode', running: 2, labels: { [REPLICA_INDEX_SOURCES[0]]: '0', [REPLICA_INDEX_SOURCES[1]]: '1' } },
+      { pool: 'd', role: 'decode', running: 1, labels: { [REPLICA_INDEX_SOURCES[0]]: '1', [REPLICA_INDEX_SOURCES[1]]: '1' } },
+      { pool: 'p', role: 'prefill', running: 4, labels: { [REPLICA_INDEX_SOURCES[0]]: '2' } },
+      { pool: 'dd', role: 'decode', running: 5, labels: {}, target: { pod: 'chat-dd-7f9c', [sdAnnotation(DELETION_COST_ANNOTATION)]: '-1000' } },
     ];
     const groups: { targets: string[]; labels: Record<string, string> }[] = [];
     for (const p of pods) {
       const s = http.createServer((_req, res) => res.end(`vllm:num_requests_running{model_name="m"} ${p.running}\n`));
       await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
       servers.push(s);
-      const sd = Object.fromEntries(Object.entries({ 'baton.io/service': 'chat', 'baton.io/role': p.pool === 'p' ? 'prefill' : 'decode', 'baton.io/pool': p.pool, ...p.labels }).map(([k, v]) => [sdLabel(k), v]));
-      groups.push({ targets: [`127.0.0.1:${(s.address() as AddressInfo).port}`], labels: sd });
+      const sd = Object.fromEntries(Object.entries({ 'baton.io/service': 'chat', 'baton.io/role': p.role, 'baton.io/pool': p.pool, ...p.labels }).map(([k, v]) => [sdLabel(k), v]));
+      groups.push({ targets: [`127.0.0.1:${(s.address() as AddressInfo).port}`], labels: { ...sd, ...p.target } });
     }
     tsdb = await startTsdb('prometheus', { targets: [], groups, relabelConfigs: relabelingsFor(IDENTITY_PRESETS.baton).map(promRelabel), scrapeIntervalS: 1 });
     const rule = loadRuleText(`services:
@@ -167,6 +183,7 @@ describe('rules: drain-aware scale-in on a real Prometheus (the PodMonitor\'s re
     pools:
       - {name: p, role: prefill, maxReplicas: 4}
       - {name: d, role: decode, maxReplicas: 4}
+      - {name: dd, role: decode, preference: 1, maxReplicas: 4}
     drain: {}
 `, 'r.yaml').services[0]!;
     const client = new PrometheusClient({ url: tsdb.url, timeoutMs: 2000 });
@@ -175,11 +192,13 @@ describe('rules: drain-aware scale-in on a real Prometheus (the PodMonitor\'s re
       let got: ReturnType<typeof readDrain> | undefined;
       while (Date.now() < deadline) {
         got = readDrain(rule, await client.query(rule.drain!.query.promql), undefined);
-        if (got.ok && got.replicas.reduce((a, r) => a + r.running, 0) === 7) break;
+        if (got.ok && got.replicas.reduce((a, r) => a + r.running, 0) === 12) break;
         await new Promise((r) => setTimeout(r, 300));
       }
       assert.ok(got?.ok);
-      assert.deepEqual(got.replicas.sort((a, b) => a.pool.localeCompare(b.pool)), [{ pool: 'd', index: 1, running: 3 }, { pool: 'p', index: 2, running: 4 }]);
+      assert.deepEqual(got.replicas.sort((a, b) => a.pool.localeCompare(b.pool)), [
+        { pool: 'd', index: 1, running: 3 }, { pool: 'dd', pod: 'chat-dd-7f9c', cost: -1000, running: 5 }, { pool: 'p', index: 2, running: 4 },
+      ]);
     } finally {
       client.close();
     }
