@@ -9,7 +9,7 @@ import { waitFor } from './harness/api.js';
 import { registerBaton, type RegisteredBaton } from './harness/baton.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { trackFailures } from './harness/failures.js';
-import { Gateway, sleeperRule } from './harness/gateway.js';
+import { Gateway, gatewayRule } from './harness/gateway.js';
 import { startHttpSdPrometheus } from './harness/prometheus.js';
 import { applyScenario, workloadName, type PoolSpec } from './harness/workload.js';
 
@@ -41,7 +41,7 @@ describe('e2e: the stock HPA scales a service to and from zero on Baton\'s numbe
       const prom = await startHttpSdPrometheus(cluster.processes, cluster.runDir, `${gateway.url}/sd`, 1);
       const rulesDir = join(cluster.runDir, 'rules');
       mkdirSync(rulesDir);
-      writeFileSync(join(rulesDir, `${SERVICE}.yaml`), sleeperRule({ service: SERVICE, namespace: NS, ratio: { prefill: 3, decode: 2 }, decodeTpsPerUnit: 500, idleS: IDLE_S, pools: POOLS }));
+      writeFileSync(join(rulesDir, `${SERVICE}.yaml`), gatewayRule({ service: SERVICE, namespace: NS, ratio: { prefill: 3, decode: 2 }, decodeTpsPerUnit: 500, idleS: IDLE_S, pools: POOLS }));
       baton = await registerBaton(cluster, { rulesDir, prometheusUrl: prom.url });
       await applyScenario(cluster, NS, SERVICE, POOLS, { metric: 'baton_desired_replicas', tolerance: '0' });
       // The HPA scales from zero only a workload it took to zero itself (its ScaledToZero condition); one that sits at 0

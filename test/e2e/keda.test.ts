@@ -16,7 +16,7 @@ import type { PoolPlan } from '../../sim/scenario.js';
 import { waitFor } from './harness/api.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { trackFailures } from './harness/failures.js';
-import { Gateway, sleeperRule } from './harness/gateway.js';
+import { Gateway, gatewayRule } from './harness/gateway.js';
 import { ensureKeda, startKeda, type RunningKeda } from './harness/keda.js';
 import { startHttpSdPrometheus, type HttpSdPrometheus } from './harness/prometheus.js';
 import { freePorts } from './harness/ports.js';
@@ -129,7 +129,7 @@ describe('e2e: real KEDA follows Baton through its external scaler (gRPC, mutual
       const rulesDir = join(cluster.runDir, 'rules');
       mkdirSync(rulesDir);
       writeFileSync(join(rulesDir, `${SERVICE}.yaml`), ruleYaml({ service: SERVICE, namespace: NS, pools: POOLS, ratio: RATIO, decodeTpsPerUnit: DECODE_TPS_PER_UNIT, window: '15s', queryIntervalS: 2 }));
-      writeFileSync(join(rulesDir, `${SLEEPER}.yaml`), sleeperRule({ service: SLEEPER, namespace: NS, ratio: RATIO, decodeTpsPerUnit: DECODE_TPS_PER_UNIT, idleS: IDLE_S, pools: SLEEPER_POOLS }));
+      writeFileSync(join(rulesDir, `${SLEEPER}.yaml`), gatewayRule({ service: SLEEPER, namespace: NS, ratio: RATIO, decodeTpsPerUnit: DECODE_TPS_PER_UNIT, idleS: IDLE_S, pools: SLEEPER_POOLS }));
 
       // Baton's scaler: its serving certificate (SAN 127.0.0.1, the scalerAddress KEDA dials) and the CA KEDA's client
       // certificate must chain to; the TriggerAuthentication hands KEDA that client certificate and Baton's CA.

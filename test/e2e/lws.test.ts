@@ -15,7 +15,7 @@ import { waitFor } from './harness/api.js';
 import { registerBaton, type RegisteredBaton } from './harness/baton.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { trackFailures } from './harness/failures.js';
-import { Gateway } from './harness/gateway.js';
+import { Gateway, gatewayRule } from './harness/gateway.js';
 import { ensureLws, startLws } from './harness/lws.js';
 import { startHttpSdPrometheus } from './harness/prometheus.js';
 import { hpa, topologyNode, type PoolSpec } from './harness/workload.js';
@@ -33,23 +33,6 @@ const lwsName = (p: PoolSpec) => `${SERVICE}-${p.name}`;
 // Three S1 switches (a1, a2 under sA; b1 under sB), 3 H100 and 3 H200 nodes each: room for one group per role per S1,
 // one node of each type left over in every switch.
 const SWITCHES = [['a1', 'sA'], ['a2', 'sA'], ['b1', 'sB']] as const;
-
-function rule(): string {
-  return [
-    'services:',
-    `  - name: ${SERVICE}`,
-    `    namespaces: [${NS}]`,
-    '    ratio: {prefill: 1, decode: 1}',
-    '    decodeTpsPerUnit: 500',
-    `    decodeTps: 'sum(gateway_decode_tps{service="${SERVICE}"})'`,
-    '    stability: {scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0.2, scaleInDamping: 1, signalRecoveryS: 0}',
-    '    queryIntervalSeconds: 1',
-    '    maxStalenessSeconds: 30',
-    '    pools:',
-    ...POOLS.map((p) => `      - {name: ${p.name}, role: ${p.role}, gpuType: ${p.gpuType}, minReplicas: ${p.minReplicas}, maxReplicas: ${p.maxReplicas}}`),
-    '',
-  ].join('\n');
-}
 
 /** The LeaderWorkerSet of a pool, as manifests/examples/scale-targets recommends (leaders on lead slots, workers follow). */
 function leaderWorkerSet(p: PoolSpec, slowWorkers: boolean): object {
@@ -158,7 +141,7 @@ describe('e2e: LeaderWorkerSet pools (groups of 2 pods) scale at the ratio throu
       const prom = await startHttpSdPrometheus(cluster.processes, cluster.runDir, `${gateway.url}/sd`, 1);
       const rulesDir = join(cluster.runDir, 'rules');
       mkdirSync(rulesDir);
-      writeFileSync(join(rulesDir, `${SERVICE}.yaml`), rule());
+      writeFileSync(join(rulesDir, `${SERVICE}.yaml`), gatewayRule({ service: SERVICE, namespace: NS, ratio: { prefill: 1, decode: 1 }, decodeTpsPerUnit: 500, pools: POOLS }));
       baton = await registerBaton(cluster, { rulesDir, prometheusUrl: prom.url });
       const nodes: object[] = [];
       for (const [s1, s2] of SWITCHES) {
@@ -174,11 +157,7 @@ describe('e2e: LeaderWorkerSet pools (groups of 2 pods) scale at the ratio throu
       await waitFor(`service account ${NS}/default`, 30_000, async () => ((await cluster!.api.request('GET', `/api/v1/namespaces/${NS}/serviceaccounts/default`)).status === 200 ? true : undefined));
       await cluster.apply([
         leaderWorkerSet(PREFILL, false), leaderWorkerSet(DECODE, true),
-        ...POOLS.map((p) => {
-          const h = hpa(NS, SERVICE, p, { metric: 'baton_desired_replicas', tolerance: '0' }) as { spec: { scaleTargetRef: object } };
-          h.spec.scaleTargetRef = { apiVersion: 'leaderworkerset.x-k8s.io/v1', kind: 'LeaderWorkerSet', name: lwsName(p) };
-          return h;
-        }),
+        ...POOLS.map((p) => hpa(NS, SERVICE, p, { metric: 'baton_desired_replicas', tolerance: '0', scaleTargetRef: { apiVersion: 'leaderworkerset.x-k8s.io/v1', kind: 'LeaderWorkerSet', name: lwsName(p) } })),
       ]);
       engine = new Engine({
         config: parseEngineConfig(ENGINE_CONFIG, 'engine.json'), kubeconfig: cluster.kubeconfig, intervalS: 1, identity: 'e2e-lws', leaseDurationS: 10, log: () => undefined,

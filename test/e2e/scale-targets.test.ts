@@ -11,7 +11,7 @@ import { waitFor } from './harness/api.js';
 import { registerBaton, type RegisteredBaton } from './harness/baton.js';
 import { startCluster, type Cluster } from './harness/cluster.js';
 import { trackFailures } from './harness/failures.js';
-import { Gateway } from './harness/gateway.js';
+import { Gateway, gatewayRule } from './harness/gateway.js';
 import { startHttpSdPrometheus } from './harness/prometheus.js';
 import { crd, GROUP, KIND, PLURAL, server, ServerController } from './harness/scale-crd.js';
 import { GPU_TYPE_LABEL, gpuNodes, hpa, type PoolSpec } from './harness/workload.js';
@@ -27,23 +27,6 @@ const [PREFILL, DECODE] = POOLS as [PoolSpec, PoolSpec];
 const STS = `${SERVICE}-${PREFILL.name}`;
 const CR = `${SERVICE}-${DECODE.name}`;
 
-function rule(): string {
-  return [
-    'services:',
-    `  - name: ${SERVICE}`,
-    `    namespaces: [${NS}]`,
-    '    ratio: {prefill: 3, decode: 2}',
-    '    decodeTpsPerUnit: 500',
-    `    decodeTps: 'sum(gateway_decode_tps{service="${SERVICE}"})'`,
-    '    stability: {scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0.2, scaleInDamping: 1, signalRecoveryS: 0}',
-    '    queryIntervalSeconds: 1',
-    '    maxStalenessSeconds: 30',
-    '    pools:',
-    ...POOLS.map((p) => `      - {name: ${p.name}, role: ${p.role}, gpuType: ${p.gpuType}, minReplicas: ${p.minReplicas}, maxReplicas: ${p.maxReplicas}}`),
-    '',
-  ].join('\n');
-}
-
 function statefulSet(): object {
   const labels = { app: STS };
   return {
@@ -53,13 +36,6 @@ function statefulSet(): object {
       template: { metadata: { labels }, spec: { nodeSelector: { [GPU_TYPE_LABEL]: PREFILL.gpuType }, containers: [{ name: 'engine', image: 'vllm/vllm-openai:fake', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } },
     },
   };
-}
-
-/** A pool HPA aimed at another kind than the harness's Deployment. */
-function hpaFor(pool: PoolSpec, target: { apiVersion: string; kind: string; name: string }): object {
-  const h = hpa(NS, SERVICE, pool, { metric: 'baton_desired_replicas', tolerance: '0' }) as { spec: { scaleTargetRef: object } };
-  h.spec.scaleTargetRef = target;
-  return h;
 }
 
 const ENGINE_CONFIG = {
@@ -111,7 +87,7 @@ describe('e2e: stock HPAs scale a StatefulSet pool and a CRD pool with a /scale 
       const prom = await startHttpSdPrometheus(cluster.processes, cluster.runDir, `${gateway.url}/sd`, 1);
       const rulesDir = join(cluster.runDir, 'rules');
       mkdirSync(rulesDir);
-      writeFileSync(join(rulesDir, `${SERVICE}.yaml`), rule());
+      writeFileSync(join(rulesDir, `${SERVICE}.yaml`), gatewayRule({ service: SERVICE, namespace: NS, ratio: { prefill: 3, decode: 2 }, decodeTpsPerUnit: 500, pools: POOLS }));
       baton = await registerBaton(cluster, { rulesDir, prometheusUrl: prom.url });
       await cluster.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }, crd(), ...POOLS.flatMap(gpuNodes)]);
       await waitFor(`CRD ${PLURAL}.${GROUP} served`, 30_000, async () => ((await cluster!.api.request('GET', `/apis/${GROUP}/v1/namespaces/${NS}/${PLURAL}`)).status === 200 ? true : undefined));
@@ -119,8 +95,8 @@ describe('e2e: stock HPAs scale a StatefulSet pool and a CRD pool with a /scale 
       // Decode pods load their weights for SLOW_START_MS before they are Ready (kwok's slow-start stage).
       await cluster.apply([
         statefulSet(), server(NS, CR, DECODE.gpuType, 1, { slowstart: 'true' }),
-        hpaFor(PREFILL, { apiVersion: 'apps/v1', kind: 'StatefulSet', name: STS }),
-        hpaFor(DECODE, { apiVersion: `${GROUP}/v1`, kind: KIND, name: CR }),
+        hpa(NS, SERVICE, PREFILL, { metric: 'baton_desired_replicas', tolerance: '0', scaleTargetRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: STS } }),
+        hpa(NS, SERVICE, DECODE, { metric: 'baton_desired_replicas', tolerance: '0', scaleTargetRef: { apiVersion: `${GROUP}/v1`, kind: KIND, name: CR } }),
       ]);
       controller = new ServerController(cluster.api, NS);
       controller.start();

@@ -14,6 +14,19 @@ import { all, chatRules, DECODE_Q, harness, ruleSetOf, TBT_Q, vector } from './f
 const DRAIN_Q = 'sum by (pool, replica_index) (vllm:num_requests_running{service="chat"})';
 const drainRules = (maxWait = 60) => chatRules(`    drain: {promql: '${DRAIN_Q}', maxWaitSeconds: ${maxWait}}\n`);
 
+/** A preset rule with pools p (prefill) and d (decode), more pool lines, and a drain setting. */
+const presetRules = (engine: string, drain: string, morePools = '') => `services:
+  - name: chat
+    engine: ${engine}
+    match: {service: chat}
+    ratio: {prefill: 1, decode: 1}
+    decodeTpsPerUnit: 1000
+    pools:
+      - {name: p, role: prefill, maxReplicas: 4}
+      - {name: d, role: decode, maxReplicas: 4}
+${morePools}    drain: ${drain}
+`;
+
 const published = (h: ReturnType<typeof harness>) =>
   Object.fromEntries(h.provider.getExternalMetric('llm', 'baton_desired_replicas', all, '').map((s) => [s.labels.pool, s.value]));
 const load = (h: ReturnType<typeof harness>, tps: number) => {
@@ -123,22 +136,11 @@ describe('rules: drain-aware scale-in', () => {
   });
 
   it('presets build the drain query from the engine\'s running gauge; a router preset or no preset needs promql', () => {
-    const base = (engine: string, drain: string) => `services:
-  - name: chat
-    engine: ${engine}
-    match: {service: chat}
-    ratio: {prefill: 1, decode: 1}
-    decodeTpsPerUnit: 1000
-    pools:
-      - {name: p, role: prefill, maxReplicas: 4}
-      - {name: d, role: decode, maxReplicas: 4}
-    drain: ${drain}
-`;
-    const vllm = loadRuleText(base('vllm', '{maxWaitSeconds: 90}'), 'a.yaml');
+    const vllm = loadRuleText(presetRules('vllm', '{maxWaitSeconds: 90}'), 'a.yaml');
     assert.deepEqual(vllm.errors, []);
     assert.deepEqual(vllm.services[0]!.drain, { query: { promql: 'sum by (pool, pod, replica_index, deletion_cost) (vllm:num_requests_running{service="chat"})', by: 'pool' }, indexLabel: 'replica_index', maxWaitS: 90 });
-    assert.match(loadRuleText(base('sglang', '{}'), 'a.yaml').services[0]!.drain!.query.promql, /sum by \(pool, pod, replica_index, deletion_cost\) \(\{__name__=~"sglang\[:_\]num_running_reqs",service="chat"\}\)/);
-    const router = loadRuleText(base('dynamo', '{}'), 'b.yaml');
+    assert.match(loadRuleText(presetRules('sglang', '{}'), 'a.yaml').services[0]!.drain!.query.promql, /sum by \(pool, pod, replica_index, deletion_cost\) \(\{__name__=~"sglang\[:_\]num_running_reqs",service="chat"\}\)/);
+    const router = loadRuleText(presetRules('dynamo', '{}'), 'b.yaml');
     assert.match(router.errors.map((e) => `${e.path}: ${e.message}`).join('\n'), /services\[0\]\.drain: "drain" needs "promql": the dynamo preset reads a router/);
     const none = loadRuleText(chatRules('    drain: {maxWaitSeconds: 10}\n'), 'c.yaml');
     assert.match(none.errors.map((e) => e.message).join('\n'), /"drain" needs "promql": requests running per pod, by the pool label \(pool\) and the replica index \(replica_index\)/);
@@ -174,18 +176,7 @@ describe('rules: drain-aware scale-in on a real Prometheus (the PodMonitor\'s re
       groups.push({ targets: [`127.0.0.1:${(s.address() as AddressInfo).port}`], labels: { ...sd, ...p.target } });
     }
     tsdb = await startTsdb('prometheus', { targets: [], groups, relabelConfigs: relabelingsFor(IDENTITY_PRESETS.baton).map(promRelabel), scrapeIntervalS: 1 });
-    const rule = loadRuleText(`services:
-  - name: chat
-    engine: vllm
-    match: {service: chat}
-    ratio: {prefill: 1, decode: 1}
-    decodeTpsPerUnit: 1000
-    pools:
-      - {name: p, role: prefill, maxReplicas: 4}
-      - {name: d, role: decode, maxReplicas: 4}
-      - {name: dd, role: decode, preference: 1, maxReplicas: 4}
-    drain: {}
-`, 'r.yaml').services[0]!;
+    const rule = loadRuleText(presetRules('vllm', '{}', '      - {name: dd, role: decode, preference: 1, maxReplicas: 4}\n'), 'r.yaml').services[0]!;
     const client = new PrometheusClient({ url: tsdb.url, timeoutMs: 2000 });
     try {
       const deadline = Date.now() + 30_000;

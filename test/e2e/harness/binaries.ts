@@ -1,9 +1,9 @@
 // The control-plane binaries: scripts/build-cluster.sh builds whatever is missing (cold: ~10+ min on 2 cores) into a
 // cache keyed by versions and prints the bin dir as its last stdout line. Warm, it only checks versions (<1 s).
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runBuildScript } from './build-script.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 export const BUILD_SCRIPT = join(REPO_ROOT, 'scripts/build-cluster.sh');
@@ -25,27 +25,7 @@ export async function ensureBinaries(log: (line: string) => void = (l) => proces
   let dir = process.env.BATON_CLUSTER_BIN;
   if (!dir) {
     const started = Date.now();
-    dir = await new Promise<string>((res, rej) => {
-      const child = spawn('bash', [BUILD_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let errTail = '';
-      let partial = '';
-      child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      child.stderr.on('data', (b: Buffer) => {
-        const s = b.toString();
-        errTail = (errTail + s).slice(-4000);
-        // Whole lines only: a chunk may end mid-line.
-        const lines = (partial + s).split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) if (line && !line.includes('] cached')) log(line);
-      });
-      child.once('error', rej);
-      child.once('exit', (code) => {
-        const last = out.trim().split('\n').pop() ?? '';
-        if (code === 0 && last) res(last);
-        else rej(new Error(`${BUILD_SCRIPT} failed (exit ${code}):\n${errTail}`));
-      });
-    });
+    dir = await runBuildScript(BUILD_SCRIPT, log);
     const s = (Date.now() - started) / 1000;
     if (s > 5) log(`[e2e] cluster binaries built in ${s.toFixed(0)} s`);
   }

@@ -41,8 +41,12 @@ export class Gateway {
   }
 }
 
-/** The rule of a scale-to-zero service reading the gateway: decode TPS while pods serve, the queue as wake signal. */
-export function sleeperRule(o: { service: string; namespace: string; ratio: { prefill: number; decode: number }; decodeTpsPerUnit: number; idleS: number; pools: PoolSpec[] }): string {
+/**
+ * The rule of a service reading the gateway's decode TPS, without damping (the e2e measures the chain, not Baton's
+ * stability rules); with `idleS`, a scale-to-zero service whose wake signal is the gateway's queue.
+ */
+export function gatewayRule(o: { service: string; namespace: string; ratio: { prefill: number; decode: number }; decodeTpsPerUnit: number; idleS?: number; pools: PoolSpec[] }): string {
+  const minReplicas = (p: PoolSpec) => (o.idleS === undefined ? p.minReplicas : 0);
   return [
     'services:',
     `  - name: ${o.service}`,
@@ -50,12 +54,12 @@ export function sleeperRule(o: { service: string; namespace: string; ratio: { pr
     `    ratio: {prefill: ${o.ratio.prefill}, decode: ${o.ratio.decode}}`,
     `    decodeTpsPerUnit: ${o.decodeTpsPerUnit}`,
     `    decodeTps: 'sum(gateway_decode_tps{service="${o.service}"})'`,
-    `    wake: {promql: 'sum(gateway_queue_depth{service="${o.service}"})', idleSeconds: ${o.idleS}}`,
+    ...(o.idleS === undefined ? [] : [`    wake: {promql: 'sum(gateway_queue_depth{service="${o.service}"})', idleSeconds: ${o.idleS}}`]),
     '    stability: {scaleUpCooldownS: 0, scaleDownCooldownS: 0, scaleInHysteresis: 0.2, scaleInDamping: 1, signalRecoveryS: 0}',
     '    queryIntervalSeconds: 1',
     '    maxStalenessSeconds: 30',
     '    pools:',
-    ...o.pools.map((p) => `      - {name: ${p.name}, role: ${p.role}, gpuType: ${p.gpuType}, minReplicas: 0, maxReplicas: ${p.maxReplicas}}`),
+    ...o.pools.map((p) => `      - {name: ${p.name}, role: ${p.role}, gpuType: ${p.gpuType}, minReplicas: ${minReplicas(p)}, maxReplicas: ${p.maxReplicas}}`),
     '',
   ].join('\n');
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { generateCa, issueCert } from '../../../adapter/certs.js';
 import { waitFor } from './api.js';
 import { APISERVICE_NAME } from './baton.js';
+import { REPO_ROOT } from './binaries.js';
 import { runBuildScript } from './build-script.js';
 import type { Cluster } from './cluster.js';
 import { freePorts } from './ports.js';
@@ -22,7 +23,7 @@ export interface KedaBuild {
 
 /** Runs scripts/build-keda.sh (cold ~11 min on 2 cores, warm < 1 s); progress goes to stderr. */
 export async function ensureKeda(log?: (line: string) => void): Promise<KedaBuild> {
-  const dir = await runBuildScript('build-keda.sh', log);
+  const dir = await runBuildScript(join(REPO_ROOT, 'scripts/build-keda.sh'), log);
   return { dir, operator: join(dir, 'bin', 'keda-operator'), adapter: join(dir, 'bin', 'keda-adapter'), crds: join(dir, 'crds') };
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { generateCa, issueCert } from '../../../adapter/certs.js';
 import { waitFor } from './api.js';
+import { REPO_ROOT } from './binaries.js';
 import { runBuildScript } from './build-script.js';
 import type { Cluster } from './cluster.js';
 import { freePorts } from './ports.js';
@@ -20,7 +21,7 @@ export interface LwsBuild {
 
 /** Builds or finds the LWS manager (cold ~2 min on 2 cores, warm < 1 s). */
 export async function ensureLws(log?: (line: string) => void): Promise<LwsBuild> {
-  const dir = await runBuildScript('build-lws.sh', log);
+  const dir = await runBuildScript(join(REPO_ROOT, 'scripts/build-lws.sh'), log);
   return { manager: join(dir, 'bin', 'lws-manager'), crds: join(dir, 'crds'), webhooks: join(dir, 'webhook', 'manifests.yaml') };
 }
 

@@ -74,6 +74,8 @@ export function deployment(namespace: string, service: string, pool: PoolSpec): 
 
 export interface HpaOptions {
   metric: string;
+  /** What the HPA scales (default: the pool's Deployment). */
+  scaleTargetRef?: { apiVersion: string; kind: string; name: string };
   /** Per-HPA tolerance (HPAConfigurableTolerance, beta and on by default in v1.36); undefined leaves it out. */
   tolerance?: string;
 }
@@ -91,7 +93,7 @@ export function hpa(namespace: string, service: string, pool: PoolSpec, o: HpaOp
     kind: 'HorizontalPodAutoscaler',
     metadata: { name: workloadName(service, pool), namespace },
     spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: workloadName(service, pool) },
+      scaleTargetRef: o.scaleTargetRef ?? { apiVersion: 'apps/v1', kind: 'Deployment', name: workloadName(service, pool) },
       minReplicas: pool.minReplicas,
       maxReplicas: pool.maxReplicas,
       metrics: [{
