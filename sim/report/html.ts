@@ -5,12 +5,12 @@ import type { TimelinePoint } from '../simulate.js';
 import { fmtChange, fmtClock, fmtCost, fmtDuration, fmtNumber, fmtPercent, fmtSeconds, fmtTimes } from './format.js';
 import { checkMeta, type ReportMeta } from './meta.js';
 import { fmtAxis } from './scale.js';
-import { summarize, type PolicySummary } from './summary.js';
+import { oracleMeaning, SLO_GOAL, summarize, underGoalNote, type PolicySummary } from './summary.js';
 import { esc, renderChart, type ChartPoint, type ChartSeries } from './svg.js';
 
 export interface HtmlOptions {
   title?: string;
-  /** Attainment below this (fraction) is highlighted; default 0.99, the acceptance target. */
+  /** Attainment below this (fraction) is highlighted; default SLO_GOAL (summary.ts). */
   sloTarget?: number;
   /** Latency charts clip at this multiple of the SLO so a runaway queue does not flatten the rest; default 3. */
   latencyClip?: number;
@@ -37,7 +37,7 @@ const SPARE_COLORS = ['#a6761d', '#66a61e', '#e41a1c', '#17becf', '#6a3d9a'];
 export function renderHtml(result: ScenarioResult, meta: ReportMeta, opts: HtmlOptions = {}): string {
   checkMeta(meta, 'renderHtml');
   const rows = summarize(result, 'renderHtml');
-  const sloTarget = opts.sloTarget ?? 0.99;
+  const sloTarget = opts.sloTarget ?? SLO_GOAL;
   const clip = opts.latencyClip ?? 3;
   const title = opts.title ?? `Baton simulation — ${meta.service.name}`;
   const x = { from: meta.startS, to: meta.startS + meta.durationS };
@@ -79,7 +79,7 @@ export function renderHtml(result: ScenarioResult, meta: ReportMeta, opts: HtmlO
 <h2>Summary</h2>
 ${summaryTable(rows, sloTarget)}
 <p class="note">SLO attainment: share of requests within the TTFT SLO, the TBT SLO, and both (requests still in flight at the end count as misses unless they arrived in the last minute); highlighted below ${fmtPercent(sloTarget, 1)} %.
-P:D drift: mean |ready P:D in units ÷ planned ratio − 1|. vs static: GPU-hour change against static peak; vs oracle: multiple of the oracle lower bound.</p>
+P:D drift: mean |ready P:D in units ÷ planned ratio − 1|. vs static: GPU-hour change against static peak. ${esc(oracleMeaning(rows, sloTarget) ?? '')} ${esc(underGoalNote(rows, sloTarget) ?? '')}</p>
 </section>
 <section id="plan">
 <h2>Plan</h2>

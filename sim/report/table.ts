@@ -2,7 +2,7 @@
 import type { ScenarioResult } from '../scenario.js';
 import { fmtChange, fmtClock, fmtCost, fmtDuration, fmtNumber, fmtPercent, fmtSeconds, fmtTimes } from './format.js';
 import { checkMeta, type ReportMeta } from './meta.js';
-import { summarize } from './summary.js';
+import { oracleMeaning, summarize, underGoalNote, type PolicySummary } from './summary.js';
 import { renderTextTable, type TextColumn } from './text-table.js';
 
 export interface TableOptions {
@@ -56,7 +56,7 @@ export function formatTable(result: ScenarioResult, opts: TableOptions = {}): st
   );
   const table = renderTextTable(columns, cells);
   if (opts.header === false) return table.join('\n') + '\n';
-  const notes = footnotes(result, hasStatic, hasOracle).flatMap((n) => wrap(n, WIDTH));
+  const notes = footnotes(result, rows, hasStatic).flatMap((n) => wrap(n, WIDTH));
   return [...planHeader(result, opts.meta), '', ...table, '', ...notes].join('\n') + '\n';
 }
 
@@ -96,14 +96,17 @@ function planHeader(result: ScenarioResult, meta: ReportMeta | undefined): strin
   return lines;
 }
 
-function footnotes(result: ScenarioResult, hasStatic: boolean, hasOracle: boolean): string[] {
+function footnotes(result: ScenarioResult, rows: readonly PolicySummary[], hasStatic: boolean): string[] {
   const any = Object.values(result.results)[0]!;
   const notes = [
     `SLO attainment: share of requests (${any.requests.toLocaleString('en-US')} arrived) within the TTFT SLO, the TBT SLO, both; requests still in flight at the end count as misses unless they arrived in the last minute.`,
     'P:D drift: mean |ready P:D in units ÷ planned ratio − 1|.',
   ];
   if (hasStatic) notes.push('vs static: GPU-hours change against static peak provisioning.');
-  if (hasOracle) notes.push('vs oracle: GPU-hours as a multiple of the oracle lower bound (perfect foresight, no cold start).');
+  const oracle = oracleMeaning(rows);
+  if (oracle) notes.push(oracle);
+  const under = underGoalNote(rows);
+  if (under) notes.push(under);
   const unfinished = Object.entries(result.results).filter(([, r]) => r.unfinished > 0);
   if (unfinished.length) {
     notes.push(`in flight at the end: ${unfinished.map(([n, r]) => `${n} ${r.unfinished}`).join(', ')}`);

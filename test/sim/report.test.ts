@@ -94,6 +94,22 @@ describe('sim/report', function () {
       }
     });
 
+    it('names the policies under the SLO goal, and calls the oracle a lower bound only when it meets the goal', () => {
+      const withOracle = (both: number): ScenarioResult => {
+        const oracle = scenario.results.oracle!;
+        return { plan: scenario.plan, results: { ...scenario.results, oracle: { ...oracle, sloAttainment: { ...oracle.sloAttainment, both } } } };
+      };
+      const meets = formatTable(withOracle(0.995), { meta: META });
+      assert.match(meets, /multiple of the oracle lower bound/);
+      const misses = formatTable(withOracle(0.5), { meta: META });
+      assert.doesNotMatch(misses, /oracle lower bound/);
+      assert.match(misses.replace(/\s+/g, ' '), /The oracle itself misses the SLO goal \(50\.00 % < 99\.00 %\), so it is no lower bound here/);
+      assert.match(misses.replace(/\s+/g, ' '), /under the 99 % SLO goal \(both SLOs\): .*oracle 50\.00 %/);
+      const html = renderHtml(withOracle(0.5), META);
+      assert.match(html, /The oracle itself misses the SLO goal/);
+      assert.doesNotMatch(html, /oracle lower bound/);
+    });
+
     it('heads the table with the service, the window and the plan (pools, units, ratio, capacity)', () => {
       const text = formatTable(scenario, { meta: META });
       assert.match(text, /^service-a · 07:30 → 08:10 \(40 min\) · SLO TTFT ≤ 1\.00 s, TBT ≤ 40\.0 ms$/m);
