@@ -13,6 +13,7 @@ import { formatRuleSlo } from '../../rules/slo.js';
 import type { FollowAdapterOptions } from '../../sim/exporter/follow-adapter.js';
 import { ruleExporterPlan } from '../../sim/exporter/rule.js';
 import { fleetPools } from '../../sim/spec.js';
+import { buildWorkload } from '../../sim/workload/build.js';
 import { loadRuleService, runRulesAndReport } from './simulate-rules.js';
 import { integer, latency, listOf, nonNegativeNumber, oneOf, positiveNumber, ratio } from '../options.js';
 
@@ -22,6 +23,7 @@ export interface SimulateFlags {
   trace: string;
   format?: 'azure' | 'mooncake';
   diurnal?: boolean;
+  lengths?: 'preset' | 'trace';
   envelope?: string;
   peakRps: number;
   hours: number;
@@ -53,7 +55,7 @@ export interface SimulateFlags {
 }
 
 /** Options of one mode only: given in another, they are refused, never ignored. */
-const REPLAY_ONLY = ['diurnal', 'envelope', 'peakRps', 'hours', 'startHour', 'timeScale', 'rateScale', 'json', 'html', 'policies'] as const;
+const REPLAY_ONLY = ['diurnal', 'lengths', 'envelope', 'peakRps', 'hours', 'startHour', 'timeScale', 'rateScale', 'json', 'html', 'policies'] as const;
 const SERVE_ONLY = ['port', 'speed', 'rps', 'flavour', 'followAdapter', 'adapterCaFile', 'adapterCertFile', 'adapterKeyFile', 'adapterInsecure'] as const;
 const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
@@ -71,6 +73,7 @@ export function addScenarioOptions(cmd: Command): Command {
     .option('--peak-rps <n>', 'diurnal: requests/s at the envelope peak', positiveNumber('--peak-rps'), 200)
     .option('--hours <h>', 'diurnal: hours to simulate', positiveNumber('--hours'), 24)
     .option('--start-hour <h>', 'diurnal: hour of day the run starts', nonNegativeNumber('--start-hour'), 0)
+    .addOption(new Option('--lengths <source>', "diurnal: request lengths rescaled to the service preset's means, or the trace's own").choices(['preset', 'trace']).default('preset'))
     .option('--time-scale <x>', 'replay: stretch time by x', positiveNumber('--time-scale'), 1)
     .option('--rate-scale <x>', 'replay: multiply the arrival rate by x', positiveNumber('--rate-scale'), 1)
     .option('--service <name>', 'service preset: A (3000/350 tokens, TTFT 1 s, TBT 40 ms) or B (7800/700, 1 s, 20 ms)', 'A')
@@ -95,6 +98,10 @@ export function specFrom(f: SimulateFlags, policies: PolicyName[]): ScenarioSpec
     seed: f.seed,
   };
   if (f.format) workload.format = f.format;
+  if (f.lengths === 'trace') {
+    if (!f.diurnal) throw new Error('--lengths applies to --diurnal (a replay keeps the trace as it is)');
+    workload.lengths = 'trace';
+  }
   if (f.envelope) workload.envelopeCsv = f.envelope;
   const service = f.sloTtft !== undefined || f.sloTbt !== undefined
     ? withSlo(preset, { ttftS: f.sloTtft ?? preset.sloTtftS, tbtS: f.sloTbt ?? preset.sloTbtS })
@@ -102,6 +109,11 @@ export function specFrom(f: SimulateFlags, policies: PolicyName[]): ScenarioSpec
   const spec: ScenarioSpec = { service, fleet: f.fleet, workload, policies, coldStartS: f.coldStart };
   if (f.ratio) spec.ratio = f.ratio;
   return spec;
+}
+
+/** The report's workload line: what was replayed or synthesized, and how its lengths were treated. */
+function workloadSource(spec: ScenarioSpec): string {
+  return buildWorkload(spec.workload, servicePreset(spec.service)).describe;
 }
 
 export async function runAndReport(spec: ScenarioSpec, f: Pick<SimulateFlags, 'json' | 'html'>, source: string): Promise<ScenarioResult> {
@@ -167,7 +179,7 @@ export function simulateCommand(): Command {
       return;
     }
     const spec = specFrom(f, f.policies);
-    await runAndReport(spec, f, spec.workload.diurnal ? `diurnal day from ${f.trace}` : `replay of ${f.trace}`);
+    await runAndReport(spec, f, workloadSource(spec));
   });
 }
 
@@ -202,5 +214,5 @@ async function serveRule(f: SimulateFlags, flavourGiven: boolean): Promise<void>
 async function simulateRules(f: SimulateFlags, self: Command): Promise<void> {
   refuseGiven(self, ['fleet', 'ratio'], "cannot be combined with --rules: the rule's pools and ratio are replayed");
   const spec = specFrom(f, f.policies);
-  await runRulesAndReport(spec, f.rules!, f.rulesService, f, spec.workload.diurnal ? `diurnal day from ${f.trace}` : `replay of ${f.trace}`);
+  await runRulesAndReport(spec, f.rules!, f.rulesService, f, workloadSource(spec));
 }

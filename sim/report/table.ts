@@ -69,7 +69,7 @@ function planHeader(result: ScenarioResult, meta: ReportMeta | undefined): strin
       `${s.name} · ${fmtClock(meta.startS)} → ${fmtClock(meta.startS + meta.durationS)} (${fmtDuration(meta.durationS)})` +
         ` · SLO TTFT ≤ ${fmtSeconds(s.sloTtftS)}, TBT ≤ ${fmtSeconds(s.sloTbtS)}`,
     );
-    if (meta.source) lines.push(`workload: ${meta.source}`);
+    if (meta.source) lines.push(...wrap(`workload: ${meta.source}`, WIDTH));
   }
   lines.push(
     `plan: P:D ${plan.ratio.prefill}:${plan.ratio.decode} (in units) · decode target ` +

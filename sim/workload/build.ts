@@ -12,6 +12,11 @@ export interface WorkloadChoice {
   format?: TraceFormat;
   /** Diurnal synthesis instead of a plain replay. */
   diurnal: boolean;
+  /**
+   * Diurnal: request lengths rescaled to the service preset's means (`preset`, the default), or the trace's own
+   * (`trace`). Either way the workload description says which, with both means.
+   */
+  lengths?: 'preset' | 'trace';
   /** CSV rate envelope (ServeGen format) instead of the paper's normalized day. */
   envelopeCsv?: string;
   /** Diurnal: arrival rate at the envelope's peak. */
@@ -40,11 +45,17 @@ export function buildWorkload(c: WorkloadChoice, service: ServicePreset): Worklo
     const envelope = c.envelopeCsv ? csvEnvelope(c.envelopeCsv) : paperDayEnvelope();
     const startS = c.startHour * 3600;
     const durationS = c.hours * 3600;
+    const own = `${Math.round(meanOf(trace, (r) => r.input))}/${Math.round(meanOf(trace, (r) => r.output))}`;
+    const native = c.lengths === 'trace';
+    const scale = native ? {} : { meanInput: service.meanInput, meanOutput: service.meanOutput };
+    const mix = native
+      ? `request mix from ${c.trace} at its own lengths (mean ${own} tokens in/out)`
+      : `request mix from ${c.trace} rescaled to the ${service.name} preset's mean lengths ${service.meanInput}/${service.meanOutput} tokens (the trace's own: ${own}; --lengths trace keeps them)`;
     return {
-      requests: () => synthesize({ lengths: trace, envelope, peakRps: c.peakRps, durationS, startS, seed: c.seed, meanInput: service.meanInput, meanOutput: service.meanOutput }),
+      requests: () => synthesize({ lengths: trace, envelope, peakRps: c.peakRps, durationS, startS, seed: c.seed, ...scale }),
       startS,
       durationS,
-      describe: `diurnal ${c.hours} h from ${String(c.startHour).padStart(2, '0')}:00, peak ${c.peakRps} req/s, ${c.envelopeCsv ? `envelope ${c.envelopeCsv}` : "the paper's day"}, request mix from ${c.trace} scaled to ${service.meanInput}/${service.meanOutput} tokens`,
+      describe: `diurnal ${c.hours} h from ${String(c.startHour).padStart(2, '0')}:00, peak ${c.peakRps} req/s, ${c.envelopeCsv ? `envelope ${c.envelopeCsv}` : "the paper's day"}, ${mix}`,
     };
   }
   const last = trace[trace.length - 1]!.arrival;
@@ -55,4 +66,10 @@ export function buildWorkload(c: WorkloadChoice, service: ServicePreset): Worklo
     durationS,
     describe: `replay of ${c.trace} (${trace.length} requests, time ×${c.timeScale}, rate ×${c.rateScale})`,
   };
+}
+
+function meanOf(xs: readonly SimRequest[], pick: (r: SimRequest) => number): number {
+  let sum = 0;
+  for (const x of xs) sum += pick(x);
+  return xs.length ? sum / xs.length : 0;
 }
