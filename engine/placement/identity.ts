@@ -165,7 +165,12 @@ export function identityOf(labels: Readonly<Record<string, string>>, id: Identit
 
 /** Prometheus' name for a pod label in Kubernetes service discovery (non-alphanumerics become `_`). */
 export function sdLabel(key: string): string {
-  return `__meta_kubernetes_pod_label_${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  return sdMeta('label', key);
+}
+
+/** Kubernetes SD's meta label for a pod label or annotation: non-alphanumerics become `_`. */
+function sdMeta(kind: 'label' | 'annotation', key: string): string {
+  return `__meta_kubernetes_pod_${kind}_${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
 }
 
 export interface Relabeling {
@@ -207,7 +212,7 @@ export const DELETION_COST_LABEL = 'deletion_cost';
 
 /** Prometheus' name for a pod annotation in Kubernetes service discovery. */
 export function sdAnnotation(key: string): string {
-  return `__meta_kubernetes_pod_annotation_${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  return sdMeta('annotation', key);
 }
 
 /** The series label that carries a pod's replica index (what drain-aware scale-in reads). */

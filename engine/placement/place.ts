@@ -369,9 +369,7 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
               bestKey = key;
             }
           }
-          const c = m.get(best)! - 1;
-          if (c === 0) m.delete(best);
-          else m.set(best, c);
+          bump(g.slots, p.name, best, -1);
         }
         g.units[r] -= p.unitsPerReplica;
         need[r] += p.unitsPerReplica;
@@ -476,12 +474,8 @@ function placeService(v: TopologyView, index: NodeIndex, spec: ServicePlacementS
     }
 
     function assign(g: Group, r: Role, a: Placed, sign: 1 | -1): void {
-      let m = g.slots.get(a.pool.name);
-      if (!m) g.slots.set(a.pool.name, (m = new Map()));
       for (const node of a.nodes) {
-        const c = (m.get(node) ?? 0) + sign;
-        if (c === 0) m.delete(node);
-        else m.set(node, c);
+        bump(g.slots, a.pool.name, node, sign);
         v.free[node]! -= sign * gpusPerPod(a.pool);
       }
       if (podsOf(a.pool) > 1) bump(g.leads, a.pool.name, a.nodes[0]!, sign);

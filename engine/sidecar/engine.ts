@@ -71,8 +71,11 @@ export class Engine {
   readonly metrics = new EngineMetrics();
   private readonly c: KubeClients;
   private readonly readers: TargetReaders;
-  /** The last good `/scale` reading per `service/pool`: a failed read keeps counting the pool's pods as before. */
-  private readonly readings = new Map<string, TargetReading>();
+  /**
+   * The last good `/scale` reading per `service/pool`, with its parsed selector: a failed read keeps counting the pool's
+   * pods as before.
+   */
+  private readonly readings = new Map<string, { reading: TargetReading; matches: TargetSelection['matches'] }>();
   private readonly elector: LeaderElector;
   private readonly identity: string;
   private timer: NodeJS.Timeout | undefined;
@@ -206,17 +209,19 @@ export class Engine {
     return result;
   }
 
-  /** Every configured target's scale subresource, read together; a failure keeps the last good reading. */
+  /**
+   * Every configured target's scale subresource, read together (in config order); a failure, or a selector that does
+   * not parse, keeps the last good reading.
+   */
   private async readTargets(): Promise<CycleResult['targets']> {
     return batched(this.o.config.targets, this.o.concurrency ?? 8, async (t) => {
       const key = `${t.service}/${t.pool}`;
       try {
         const reading = await this.readers.read(t.ref);
-        parseSelector(reading.selector); // a selector we cannot parse counts nothing: keep the last good one
-        this.readings.set(key, reading);
+        this.readings.set(key, { reading, matches: parseSelector(reading.selector).matches });
         return { service: t.service, pool: t.pool, reading };
       } catch (err) {
-        const last = this.readings.get(key);
+        const last = this.readings.get(key)?.reading;
         const error = `target ${refText(t.ref)} of ${key}: ${(err as Error).message}${last ? ' (counting with the last good reading)' : ''}`;
         return last ? { service: t.service, pool: t.pool, reading: last, error } : { service: t.service, pool: t.pool, error };
       }
@@ -226,10 +231,10 @@ export class Engine {
   private attributionOf(targets: CycleResult['targets']): PodAttribution {
     const cfg = this.o.config;
     const selections: TargetSelection[] = [];
-    for (const t of targets) {
-      const ref = cfg.targets.find((x) => x.service === t.service && x.pool === t.pool)!.ref;
-      if (t.reading) selections.push({ service: t.service, pool: t.pool, namespace: ref.namespace, matches: parseSelector(t.reading.selector).matches });
-    }
+    targets.forEach((t, i) => {
+      const kept = t.reading && this.readings.get(`${t.service}/${t.pool}`);
+      if (kept) selections.push({ service: t.service, pool: t.pool, namespace: cfg.targets[i]!.ref.namespace, matches: kept.matches });
+    });
     return { ...attribution(cfg.podLabels, cfg.services), targets: selections };
   }
 
@@ -237,11 +242,10 @@ export class Engine {
     this.metrics.targetReplicas.reset();
     this.metrics.readyReplicas.reset();
     for (const s of this.o.config.services) for (const p of s.pools) this.metrics.readyReplicas.set({ service: s.service, pool: p.name }, ready.get(s.service)?.[p.name] ?? 0);
-    for (const t of targets) {
-      const kind = this.o.config.targets.find((x) => x.service === t.service && x.pool === t.pool)!.ref.kind;
-      if (t.reading) this.metrics.targetReplicas.set({ service: t.service, pool: t.pool, kind }, t.reading.replicas);
+    targets.forEach((t, i) => {
+      if (t.reading) this.metrics.targetReplicas.set({ service: t.service, pool: t.pool, kind: this.o.config.targets[i]!.ref.kind }, t.reading.replicas);
       this.metrics.targetReads.inc({ result: t.error ? 'error' : 'ok' });
-    }
+    });
   }
 
   private record(plan: PlacementPlan): void {

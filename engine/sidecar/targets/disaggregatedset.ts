@@ -5,6 +5,7 @@
 // guarded by the object's resourceVersion and each role's name at its index.
 import * as k8s from '@kubernetes/client-node';
 import { FIELD_MANAGER } from '../kube.js';
+import { splitApiVersion } from './scale.js';
 import { refText, type TargetKind, type TargetReading, type TargetRef } from './types.js';
 
 export const DS_GROUP = 'disaggregatedset.x-k8s.io';
@@ -38,6 +39,11 @@ export function rolesPatch(ds: DisaggregatedSet, replicas: Readonly<Record<strin
   return ops.length > 1 ? ops : [];
 }
 
+/** The object's coordinates for the custom-objects API. */
+function objectOf(ref: TargetRef): { group: string; version: string; namespace: string; plural: string; name: string } {
+  return { group: DS_GROUP, version: splitApiVersion(ref.apiVersion).version, namespace: ref.namespace, plural: 'disaggregatedsets', name: ref.name };
+}
+
 export class DisaggregatedSetTarget implements TargetKind {
   private readonly custom: k8s.CustomObjectsApi;
 
@@ -46,8 +52,7 @@ export class DisaggregatedSetTarget implements TargetKind {
   }
 
   private async get(ref: TargetRef): Promise<DisaggregatedSet> {
-    const version = ref.apiVersion.slice(ref.apiVersion.indexOf('/') + 1);
-    return (await this.custom.getNamespacedCustomObject({ group: DS_GROUP, version, namespace: ref.namespace, plural: 'disaggregatedsets', name: ref.name })) as DisaggregatedSet;
+    return (await this.custom.getNamespacedCustomObject(objectOf(ref))) as DisaggregatedSet;
   }
 
   async read(ref: TargetRef): Promise<TargetReading> {
@@ -61,9 +66,8 @@ export class DisaggregatedSetTarget implements TargetKind {
   async scaleRoles(ref: TargetRef, replicas: Readonly<Record<string, number>>): Promise<'written' | 'unchanged'> {
     const ops = rolesPatch(await this.get(ref), replicas, refText(ref));
     if (!ops.length) return 'unchanged';
-    const version = ref.apiVersion.slice(ref.apiVersion.indexOf('/') + 1);
     await this.custom.patchNamespacedCustomObject(
-      { group: DS_GROUP, version, namespace: ref.namespace, plural: 'disaggregatedsets', name: ref.name, body: ops, fieldManager: FIELD_MANAGER },
+      { ...objectOf(ref), body: ops, fieldManager: FIELD_MANAGER },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
     );
     return 'written';

@@ -13,9 +13,12 @@ const SPECIAL: Record<string, (kc: k8s.KubeConfig) => TargetKind> = {
   [`${DS_GROUP}/DisaggregatedSet`]: (kc) => new DisaggregatedSetTarget(kc),
 };
 
+/** `group/Kind`, the key of SPECIAL. */
+const kindKey = (ref: TargetRef): string => `${ref.apiVersion.split('/')[0]}/${ref.kind}`;
+
 /** Whether a kind can be scaled by the engine itself, several roles in one write. */
 export function scalesRoles(ref: TargetRef): boolean {
-  return `${ref.apiVersion.split('/')[0]}/${ref.kind}` === `${DS_GROUP}/DisaggregatedSet`;
+  return kindKey(ref) === `${DS_GROUP}/DisaggregatedSet`;
 }
 
 export class TargetReaders {
@@ -25,7 +28,7 @@ export class TargetReaders {
   constructor(private readonly kc: k8s.KubeConfig) {}
 
   private kind(ref: TargetRef): TargetKind {
-    const key = `${ref.apiVersion.split('/')[0]}/${ref.kind}`;
+    const key = kindKey(ref);
     const make = SPECIAL[key];
     if (!make) return (this.scale ??= new ScaleSubresource(this.kc));
     let k = this.byKind.get(key);
