@@ -98,7 +98,16 @@ describe('adapter HA: one decision served by every replica', function () {
     const store = new MemoryDecisionStore();
     const a = replica(store, true);
     await a.ha.start();
-    await sleep(300);
+    // Until the leader's first decision is in force (written, and its instant passed): on a loaded host it may come
+    // later than a fixed sleep.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const text = store.data.get('chat');
+      const r = text ? parseRecord(text).record : undefined;
+      if (r && r.effectiveAtMs <= Date.now()) break;
+      assert.ok(Date.now() < deadline, 'the leader\'s first decision never came into force');
+      await sleep(20);
+    }
     await a.ha.stop();
     const inForce = parseRecord(store.data.get('chat')!).record!;
     // The leader's next decision, written just now and served from 400 ms on; the record carries the one in force.
